@@ -1,0 +1,686 @@
+/*
+ * conf: tokenizer, directive table and checks for the configuration file.
+ *
+ * The syntax is nginx's: "name arg...;" or "name arg... { ... }", '#'
+ * comments, double-quoted strings. Every directive is a row in one table
+ * (name, where it may appear, type, bounds, default, help); defaults are
+ * applied through the same parsers as the file, so a default cannot be out of
+ * bounds. After an error the parser skips to the end of the statement and
+ * goes on, so one run reports every mistake.
+ */
+#include "conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hdr_parse.h"
+#include "module.h"
+#include "netaddr.h"
+
+enum conf_type {
+	CT_ADDR,       /* one host:port, or "off" */
+	CT_ADDR_MULTI, /* host:port, repeatable */
+	CT_UINT,
+	CT_SIZE,     /* bytes, with k, m or g */
+	CT_DURATION, /* milliseconds; ms, s, m or h */
+	CT_FLAG,     /* on | off */
+	CT_LOG,      /* off | stderr | syslog | path */
+	CT_URL_LOG,  /* off | host | full */
+	CT_METHODS,  /* REQMOD RESPMOD */
+	CT_WORDS,    /* zero or more words */
+	CT_SERVICE,  /* a block */
+};
+
+enum conf_ctx { CTX_MAIN = 1, CTX_SERVICE = 2 };
+
+struct directive {
+	const char *name;
+	enum conf_ctx ctx;
+	enum conf_type type;
+	size_t offset;
+	unsigned long long min, max;
+	const char *def; /* NULL: no default */
+	const char *help;
+};
+
+#define M(f) offsetof(struct conf, f)
+#define S(f) offsetof(struct conf_service, f)
+#define KIB  1024ULL
+#define MIB  (1024ULL * 1024)
+#define HOUR (3600ULL * 1000)
+
+static const struct directive directives[] = {
+        {"listen", CTX_MAIN, CT_ADDR_MULTI, M(listen), 0, 0, "127.0.0.1:1344",
+         "address:port for ICAP; repeat for more"},
+        {"admin_listen", CTX_MAIN, CT_ADDR, M(admin_listen), 0, 0, "off",
+         "address:port for /metrics and /healthz, or off"},
+        {"max_connections", CTX_MAIN, CT_UINT, M(max_connections), 1, 1000000, "4096",
+         "concurrent ICAP connections; advertised as Max-Connections"},
+        {"header_timeout", CTX_MAIN, CT_DURATION, M(header_timeout_ms), 100, HOUR, "10s",
+         "time to receive an ICAP head and its HTTP headers, from the first byte"},
+        {"keepalive_timeout", CTX_MAIN, CT_DURATION, M(keepalive_timeout_ms), 100, 24 * HOUR,
+         "300s", "idle time allowed between requests"},
+        {"body_timeout", CTX_MAIN, CT_DURATION, M(body_timeout_ms), 100, 24 * HOUR, "120s",
+         "silence allowed in the middle of a body, or while a reply waits to be read"},
+        {"shutdown_timeout", CTX_MAIN, CT_DURATION, M(shutdown_timeout_ms), 0, HOUR, "30s",
+         "on SIGTERM, time given to transactions in flight"},
+        {"max_icap_header", CTX_MAIN, CT_SIZE, M(max_icap_header), 1 * KIB, 16 * MIB, "64k",
+         "largest ICAP request line plus headers"},
+        {"max_http_header", CTX_MAIN, CT_SIZE, M(max_http_header), 1 * KIB, 16 * MIB, "64k",
+         "largest encapsulated HTTP header block"},
+        {"access_log", CTX_MAIN, CT_LOG, M(access_log), 0, 0, "stderr",
+         "off, stderr, syslog or a file (reopened on SIGUSR1)"},
+        {"error_log", CTX_MAIN, CT_LOG, M(error_log), 0, 0, "stderr",
+         "stderr, syslog or a file (reopened on SIGUSR1)"},
+        {"log_client_address", CTX_MAIN, CT_FLAG, M(log_client_address), 0, 0, "off",
+         "log the client address (X-Client-IP, else the peer)"},
+        {"log_username", CTX_MAIN, CT_FLAG, M(log_username), 0, 0, "off",
+         "log the user name (X-Client-Username, X-Authenticated-User)"},
+        {"log_url", CTX_MAIN, CT_URL_LOG, M(log_url), 0, 0, "off",
+         "log the HTTP request's URL: off, host or full"},
+        {"service", CTX_MAIN, CT_SERVICE, 0, 0, 0, NULL, "service /path { ... }"},
+        {"methods", CTX_SERVICE, CT_METHODS, S(methods), 0, 0, NULL,
+         "REQMOD and/or RESPMOD (required)"},
+        {"chain", CTX_SERVICE, CT_WORDS, S(chain), 0, 0, "",
+         "modules that judge each message, in order; empty: pass everything"},
+        {"preview", CTX_SERVICE, CT_SIZE, S(preview), 0, 1 * MIB, "1024",
+         "Preview bytes advertised in OPTIONS"},
+        {"options_ttl", CTX_SERVICE, CT_DURATION, S(options_ttl), 1000, 30 * 24 * HOUR, "1h",
+         "how long clients may cache the OPTIONS reply (Options-TTL)"},
+        {"transfer_preview", CTX_SERVICE, CT_WORDS, S(transfer_preview), 0, 0, "*",
+         "file extensions to preview (Transfer-Preview)"},
+        {"transfer_ignore", CTX_SERVICE, CT_WORDS, S(transfer_ignore), 0, 0, "",
+         "file extensions not to send at all (Transfer-Ignore)"},
+        {"transfer_complete", CTX_SERVICE, CT_WORDS, S(transfer_complete), 0, 0, "",
+         "file extensions to send whole, without preview (Transfer-Complete)"},
+};
+
+#define NDIRECTIVES (sizeof(directives) / sizeof(directives[0]))
+
+/* Tokenizer */
+
+enum tok_kind { TOK_EOF, TOK_WORD, TOK_SEMI, TOK_OPEN, TOK_CLOSE, TOK_BAD };
+
+struct parser {
+	const char *file;
+	const char *p, *end;
+	int line;
+	FILE *errors;
+	int nerrors;
+	/* The current token: a word is copied out, unquoted. */
+	enum tok_kind kind;
+	char *word;
+	int tok_line;
+	struct conf *conf;
+};
+
+static void perr(struct parser *ps, int line, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void perr(struct parser *ps, int line, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(ps->errors, "%s:%d: ", ps->file, line);
+	va_start(ap, fmt);
+	vfprintf(ps->errors, fmt, ap);
+	va_end(ap);
+	fputc('\n', ps->errors);
+	ps->nerrors++;
+}
+
+static bool is_special(char c)
+{
+	return c == ';' || c == '{' || c == '}' || c == '#' || c == '"';
+}
+
+static void next(struct parser *ps)
+{
+	free(ps->word);
+	ps->word = NULL;
+	for (;;) {
+		while (ps->p < ps->end && isspace((unsigned char)*ps->p)) {
+			if (*ps->p == '\n')
+				ps->line++;
+			ps->p++;
+		}
+		if (ps->p < ps->end && *ps->p == '#') {
+			while (ps->p < ps->end && *ps->p != '\n')
+				ps->p++;
+			continue;
+		}
+		break;
+	}
+	ps->tok_line = ps->line;
+	if (ps->p >= ps->end) {
+		ps->kind = TOK_EOF;
+		return;
+	}
+	char c = *ps->p;
+	if (c == ';' || c == '{' || c == '}') {
+		ps->kind = c == ';' ? TOK_SEMI : c == '{' ? TOK_OPEN : TOK_CLOSE;
+		ps->p++;
+		return;
+	}
+	size_t cap = 16, n = 0;
+	char *w = malloc(cap);
+	if (w == NULL)
+		abort();
+	if (c == '"') {
+		ps->p++;
+		for (;;) {
+			if (ps->p >= ps->end || *ps->p == '\n') {
+				perr(ps, ps->tok_line, "unterminated string");
+				free(w);
+				ps->kind = TOK_BAD;
+				return;
+			}
+			if (*ps->p == '"') {
+				ps->p++;
+				break;
+			}
+			if (*ps->p == '\\' && ps->p + 1 < ps->end && ps->p[1] != '\n')
+				ps->p++;
+			if (n + 2 > cap && (w = realloc(w, cap *= 2)) == NULL)
+				abort();
+			w[n++] = *ps->p++;
+		}
+	} else {
+		while (ps->p < ps->end && !isspace((unsigned char)*ps->p) && !is_special(*ps->p)) {
+			if (n + 2 > cap && (w = realloc(w, cap *= 2)) == NULL)
+				abort();
+			w[n++] = *ps->p++;
+		}
+	}
+	w[n] = 0;
+	ps->word = w;
+	ps->kind = TOK_WORD;
+}
+
+/* Skips the rest of a statement after an error, with any block it opens. */
+static void skip_statement(struct parser *ps)
+{
+	int depth = 0;
+	while (ps->kind != TOK_EOF) {
+		if (ps->kind == TOK_OPEN)
+			depth++;
+		else if (ps->kind == TOK_CLOSE && --depth <= 0) {
+			next(ps);
+			return;
+		} else if (ps->kind == TOK_SEMI && depth == 0) {
+			next(ps);
+			return;
+		}
+		next(ps);
+	}
+}
+
+/* Value parsers: each returns 0, or -1 with a message in err. */
+
+struct unit {
+	const char *suffix;
+	unsigned long long mult;
+};
+
+static int parse_number(const char *s, const struct unit *units, size_t nunits,
+                        unsigned long long *out)
+{
+	size_t digits = 0;
+	while (s[digits] >= '0' && s[digits] <= '9')
+		digits++;
+	unsigned long long v;
+	if (hdr_parse_uint(s, digits, ULLONG_MAX, &v) < 0)
+		return -1;
+	const char *sfx = s + digits;
+	for (size_t i = 0; i < nunits; i++) {
+		if (strcasecmp(sfx, units[i].suffix) == 0) {
+			if (units[i].mult && v > ULLONG_MAX / units[i].mult)
+				return -1;
+			*out = v * units[i].mult;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static const struct unit size_units[] = {{"", 1}, {"k", KIB}, {"m", MIB}, {"g", 1024 * MIB}},
+                         time_units[] = {{"ms", 1},
+                                         {"s", 1000},
+                                         {"m", 60000},
+                                         {"h", HOUR},
+                                         {"d", 24 * HOUR}};
+
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s);
+	if (d == NULL)
+		abort();
+	return d;
+}
+
+static void words_add(struct conf_words *w, const char *s)
+{
+	char **v = realloc(w->v, (w->n + 1) * sizeof(*v));
+	if (v == NULL)
+		abort();
+	w->v = v;
+	w->v[w->n++] = xstrdup(s);
+}
+
+static void words_free(struct conf_words *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		free(w->v[i]);
+	free(w->v);
+	w->v = NULL;
+	w->n = 0;
+}
+
+/* Resolves a path relative to the folder of the configuration file. */
+static char *resolve_path(const struct conf *c, const char *p)
+{
+	if (p[0] == '/')
+		return xstrdup(p);
+	const char *slash = strrchr(c->path, '/');
+	size_t dl = slash ? (size_t)(slash - c->path) : 0;
+	char *r = malloc(dl + strlen(p) + 2);
+	if (r == NULL)
+		abort();
+	sprintf(r, "%.*s/%s", (int)dl, c->path, p);
+	return r;
+}
+
+/*
+ * Sets one directive from its arguments args[0..nargs). base is the struct
+ * conf or struct conf_service it writes into. Returns 0, or -1 with a message
+ * in err.
+ */
+static int set_value(struct conf *c, const struct directive *d, void *base, char **args,
+                     size_t nargs, char *err, size_t errlen)
+{
+	void *field = (char *)base + d->offset;
+	unsigned long long v = 0;
+
+	if (d->type == CT_WORDS) {
+		struct conf_words *w = field;
+		words_free(w);
+		for (size_t i = 0; i < nargs; i++)
+			words_add(w, args[i]);
+		return 0;
+	}
+	if (d->type == CT_METHODS) {
+		unsigned m = 0;
+		if (nargs == 0)
+			goto nargs_err;
+		for (size_t i = 0; i < nargs; i++) {
+			if (strcmp(args[i], "REQMOD") == 0)
+				m |= 1u << ICAP_METHOD_REQMOD;
+			else if (strcmp(args[i], "RESPMOD") == 0)
+				m |= 1u << ICAP_METHOD_RESPMOD;
+			else {
+				snprintf(err, errlen, "unknown method \"%s\" (REQMOD or RESPMOD)",
+				         args[i]);
+				return -1;
+			}
+		}
+		*(unsigned *)field = m;
+		return 0;
+	}
+	if (nargs != 1)
+		goto nargs_err;
+	const char *a = args[0];
+	switch (d->type) {
+	case CT_ADDR:
+		if (strcmp(a, "off") == 0) {
+			free(*(char **)field);
+			*(char **)field = NULL;
+			return 0;
+		}
+		/* fall through */
+	case CT_ADDR_MULTI:
+		if (netaddr_parse(a, NULL) < 0) {
+			snprintf(err, errlen, "\"%s\" is not an address:port", a);
+			return -1;
+		}
+		if (d->type == CT_ADDR_MULTI) {
+			words_add(field, a);
+		} else {
+			free(*(char **)field);
+			*(char **)field = xstrdup(a);
+		}
+		return 0;
+	case CT_UINT:
+		if (hdr_parse_uint(a, strlen(a), ULLONG_MAX, &v) < 0)
+			goto num_err;
+		break;
+	case CT_SIZE:
+		if (parse_number(a, size_units, 4, &v) < 0)
+			goto num_err;
+		break;
+	case CT_DURATION:
+		if (parse_number(a, time_units, 5, &v) < 0) {
+			snprintf(err, errlen, "\"%s\" is not a duration (e.g. 500ms, 10s, 5m, 1h)",
+			         a);
+			return -1;
+		}
+		break;
+	case CT_FLAG:
+		if (strcmp(a, "on") != 0 && strcmp(a, "off") != 0) {
+			snprintf(err, errlen, "\"%s\" is not on or off", a);
+			return -1;
+		}
+		*(bool *)field = strcmp(a, "on") == 0;
+		return 0;
+	case CT_URL_LOG:
+		if (strcmp(a, "off") == 0)
+			v = CONF_URL_OFF;
+		else if (strcmp(a, "host") == 0)
+			v = CONF_URL_HOST;
+		else if (strcmp(a, "full") == 0)
+			v = CONF_URL_FULL;
+		else {
+			snprintf(err, errlen, "\"%s\" is not off, host or full", a);
+			return -1;
+		}
+		*(unsigned long long *)field = v;
+		return 0;
+	case CT_LOG:
+		free(*(char **)field);
+		if (strcmp(a, "off") == 0 || strcmp(a, "stderr") == 0 || strcmp(a, "syslog") == 0)
+			*(char **)field = xstrdup(a);
+		else
+			*(char **)field = resolve_path(c, a);
+		return 0;
+	default:
+		snprintf(err, errlen, "internal: bad directive type");
+		return -1;
+	}
+	if (v < d->min || (d->max && v > d->max)) {
+		snprintf(err, errlen, "%s %s is out of range (%llu to %llu%s)", d->name, a, d->min,
+		         d->max,
+		         d->type == CT_DURATION ? " ms"
+		         : d->type == CT_SIZE   ? " bytes"
+		                                : "");
+		return -1;
+	}
+	*(unsigned long long *)field = v;
+	return 0;
+num_err:
+	snprintf(err, errlen, "\"%s\" is not a %s", a,
+	         d->type == CT_SIZE ? "size (e.g. 512, 64k, 1m)" : "number");
+	return -1;
+nargs_err:
+	snprintf(err, errlen, "\"%s\" takes %s", d->name,
+	         d->type == CT_METHODS ? "one or more methods" : "one value");
+	return -1;
+}
+
+/* Applies every default of context ctx to base. */
+static void set_defaults(struct conf *c, enum conf_ctx ctx, void *base)
+{
+	char err[256];
+	for (size_t i = 0; i < NDIRECTIVES; i++) {
+		const struct directive *d = &directives[i];
+		if (d->ctx != ctx || d->def == NULL)
+			continue;
+		/* Split the default on spaces: "" gives no words. */
+		char *copy = xstrdup(d->def), *args[8], *save = NULL;
+		size_t n = 0;
+		for (char *t = strtok_r(copy, " ", &save); t && n < 8;
+		     t = strtok_r(NULL, " ", &save))
+			args[n++] = t;
+		if (set_value(c, d, base, args, n, err, sizeof(err)) < 0)
+			abort(); /* a default out of its own bounds is a programming error */
+		free(copy);
+	}
+}
+
+static const struct directive *find_directive(const char *name, enum conf_ctx ctx,
+                                              bool *wrong_place)
+{
+	*wrong_place = false;
+	for (size_t i = 0; i < NDIRECTIVES; i++) {
+		if (strcmp(directives[i].name, name) != 0)
+			continue;
+		if (directives[i].ctx == ctx)
+			return &directives[i];
+		*wrong_place = true;
+	}
+	return NULL;
+}
+
+static void parse_block(struct parser *ps, enum conf_ctx ctx, void *base, const char *block);
+
+/* Starts a service block: checks the name, then parses its body. */
+static void parse_service(struct parser *ps, char *name, int line)
+{
+	struct conf *c = ps->conf;
+	if (name[0] != '/' || strpbrk(name, "?# \t") != NULL)
+		perr(ps, line, "service name \"%s\" must be a path like /echo", name);
+	else if (conf_service_find(c, name, strlen(name)) != NULL)
+		perr(ps, line, "service %s is defined twice", name);
+	struct conf_service *v = realloc(c->services, (c->nservices + 1) * sizeof(*v));
+	if (v == NULL)
+		abort();
+	c->services = v;
+	struct conf_service *s = &c->services[c->nservices++];
+	memset(s, 0, sizeof(*s));
+	s->name = xstrdup(name);
+	s->file = c->path;
+	s->line = line;
+	set_defaults(c, CTX_SERVICE, s);
+	parse_block(ps, CTX_SERVICE, s, name);
+	if (s->methods == 0)
+		perr(ps, line, "service %s has no \"methods\"", s->name);
+	for (size_t i = 0; i < s->chain.n; i++)
+		if (module_find(s->chain.v[i]) == NULL)
+			perr(ps, line, "service %s: unknown module \"%s\" in chain", s->name,
+			     s->chain.v[i]);
+}
+
+/* Parses statements until '}' (inside a block) or the end of the file. */
+static void parse_block(struct parser *ps, enum conf_ctx ctx, void *base, const char *block)
+{
+	char err[512];
+	unsigned seen[NDIRECTIVES] = {0};
+
+	for (;;) {
+		if (ps->kind == TOK_EOF) {
+			if (block != NULL)
+				perr(ps, ps->line, "missing \"}\" to close %s", block);
+			return;
+		}
+		if (ps->kind == TOK_CLOSE) {
+			if (block != NULL) {
+				next(ps);
+				return;
+			}
+			perr(ps, ps->tok_line, "unexpected \"}\"");
+			next(ps);
+			continue;
+		}
+		if (ps->kind != TOK_WORD) {
+			if (ps->kind != TOK_BAD)
+				perr(ps, ps->tok_line, "expected a directive");
+			skip_statement(ps);
+			continue;
+		}
+		int line = ps->tok_line;
+		char *name = ps->word;
+		ps->word = NULL;
+		char *args[64];
+		size_t nargs = 0;
+		bool too_many = false;
+		next(ps);
+		while (ps->kind == TOK_WORD) {
+			if (nargs < 64)
+				args[nargs++] = ps->word;
+			else {
+				too_many = true;
+				free(ps->word);
+			}
+			ps->word = NULL;
+			next(ps);
+		}
+		bool wrong_place;
+		const struct directive *d = find_directive(name, ctx, &wrong_place);
+		if (d == NULL) {
+			if (wrong_place)
+				perr(ps, line, "\"%s\" is not allowed %s", name,
+				     ctx == CTX_MAIN ? "at the top level" : "inside a service");
+			else
+				perr(ps, line, "unknown directive \"%s\"", name);
+			skip_statement(ps);
+		} else if (d->type == CT_SERVICE) {
+			if (nargs != 1 || ps->kind != TOK_OPEN) {
+				perr(ps, line, "expected \"service /name {\"");
+				skip_statement(ps);
+			} else {
+				next(ps);
+				parse_service(ps, args[0], line);
+			}
+		} else if (ps->kind != TOK_SEMI) {
+			perr(ps, line, "\"%s\": missing \";\"", name);
+			if (ps->kind != TOK_CLOSE && ps->kind != TOK_EOF)
+				skip_statement(ps);
+		} else {
+			size_t idx = (size_t)(d - directives);
+			if (too_many)
+				perr(ps, line, "\"%s\": too many values", name);
+			else if (seen[idx]++ && d->type != CT_ADDR_MULTI)
+				perr(ps, line, "\"%s\" is set twice", name);
+			else {
+				if (d->type == CT_ADDR_MULTI && seen[idx] == 1)
+					words_free((struct conf_words *)((char *)base + d->offset));
+				if (set_value(ps->conf, d, base, args, nargs, err, sizeof(err)) < 0)
+					perr(ps, line, "%s", err);
+			}
+			next(ps);
+		}
+		for (size_t i = 0; i < nargs; i++)
+			free(args[i]);
+		free(name);
+	}
+}
+
+static char *read_file(const char *path, size_t *len, FILE *errors)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		fprintf(errors, "%s: cannot open: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		if (buf == NULL)
+			abort();
+		n += fread(buf + n, 1, cap - n, f);
+		if (n < cap)
+			break;
+		if (cap >= 16 * MIB) {
+			fprintf(errors, "%s: larger than 16 MiB\n", path);
+			free(buf);
+			fclose(f);
+			return NULL;
+		}
+		buf = realloc(buf, cap *= 2);
+	}
+	bool failed = ferror(f);
+	fclose(f);
+	if (failed) {
+		fprintf(errors, "%s: read error\n", path);
+		free(buf);
+		return NULL;
+	}
+	*len = n;
+	return buf;
+}
+
+struct conf *conf_load(const char *path, FILE *errors)
+{
+	size_t len;
+	char *text = read_file(path, &len, errors);
+	if (text == NULL)
+		return NULL;
+
+	struct conf *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		abort();
+	c->path = realpath(path, NULL);
+	if (c->path == NULL)
+		c->path = xstrdup(path);
+	set_defaults(c, CTX_MAIN, c);
+
+	const char *base = strrchr(path, '/');
+	struct parser ps = {
+	        .file = base ? base + 1 : path,
+	        .p = text,
+	        .end = text + len,
+	        .line = 1,
+	        .errors = errors,
+	        .conf = c,
+	};
+	if (memchr(text, 0, len) != NULL)
+		perr(&ps, 1, "file holds a NUL byte");
+	else {
+		next(&ps);
+		parse_block(&ps, CTX_MAIN, c, NULL);
+	}
+	free(ps.word);
+	free(text);
+	if (ps.nerrors == 0 && c->listen.n == 0) {
+		fprintf(errors, "%s: no \"listen\" address\n", ps.file);
+		ps.nerrors++;
+	}
+	if (ps.nerrors > 0) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void conf_free(struct conf *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nservices; i++) {
+		struct conf_service *s = &c->services[i];
+		free(s->name);
+		words_free(&s->chain);
+		words_free(&s->transfer_preview);
+		words_free(&s->transfer_ignore);
+		words_free(&s->transfer_complete);
+	}
+	free(c->services);
+	words_free(&c->listen);
+	free(c->admin_listen);
+	free(c->access_log);
+	free(c->error_log);
+	free(c->path);
+	free(c);
+}
+
+const struct conf_service *conf_service_find(const struct conf *c, const char *name, size_t len)
+{
+	for (size_t i = 0; i < c->nservices; i++)
+		if (strlen(c->services[i].name) == len &&
+		    memcmp(c->services[i].name, name, len) == 0)
+			return &c->services[i];
+	return NULL;
+}
+
+void conf_print_directives(FILE *out)
+{
+	fprintf(out, "Directives (default in brackets):\n");
+	for (size_t i = 0; i < NDIRECTIVES; i++) {
+		const struct directive *d = &directives[i];
+		fprintf(out, "  %s%-20s %s", d->ctx == CTX_SERVICE ? "  " : "", d->name, d->help);
+		if (d->def != NULL)
+			fprintf(out, " [%s]", d->def[0] ? d->def : "empty");
+		fputc('\n', out);
+	}
+}

@@ -1,0 +1,63 @@
+/*
+ * conf: the configuration file, in the block syntax of conf/icapd.conf.
+ * conf_load() reads and checks a whole file and reports every mistake with
+ * file:line; it returns a complete configuration or nothing. The result is
+ * immutable: it belongs to one generation (see generation.h).
+ */
+#ifndef ICAPD_CONF_H
+#define ICAPD_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "icap_parse.h"
+
+struct conf_words {
+	char **v;
+	size_t n;
+};
+
+enum conf_url_log { CONF_URL_OFF = 0, CONF_URL_HOST, CONF_URL_FULL };
+
+struct conf_service {
+	char *name;       /* the URI path, "/echo" */
+	unsigned methods; /* bit (1 << enum icap_method) per allowed method */
+	struct conf_words chain;
+	unsigned long long preview;
+	unsigned long long options_ttl;
+	struct conf_words transfer_preview, transfer_ignore, transfer_complete;
+	char istag[40]; /* quoted, set when the generation is built */
+	const char *file;
+	int line;
+};
+
+struct conf {
+	char *path; /* absolute */
+	struct conf_words listen;
+	char *admin_listen; /* NULL: no admin listener */
+	unsigned long long max_connections;
+	unsigned long long header_timeout_ms, keepalive_timeout_ms, body_timeout_ms;
+	unsigned long long shutdown_timeout_ms;
+	unsigned long long max_icap_header, max_http_header;
+	char *access_log, *error_log; /* "off", "stderr", "syslog" or a path */
+	bool log_client_address, log_username;
+	unsigned long long log_url; /* enum conf_url_log */
+	struct conf_service *services;
+	size_t nservices;
+};
+
+/*
+ * Reads path. Each error is written to errors as "file:line: message\n".
+ * Returns the configuration, or NULL if there was any error.
+ */
+struct conf *conf_load(const char *path, FILE *errors);
+
+void conf_free(struct conf *c);
+
+const struct conf_service *conf_service_find(const struct conf *c, const char *name, size_t len);
+
+/* Prints every directive with its default and one line of help. */
+void conf_print_directives(FILE *out);
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * conn: one ICAP client connection: its bufferevent, its timer, and the
+ * transaction it is running. It owns all I/O and every timeout; transactions
+ * only see buffers.
+ */
+#ifndef ICAPD_CONN_H
+#define ICAPD_CONN_H
+
+#include <event2/util.h>
+#include <sys/socket.h>
+
+#include "server.h"
+
+/* Takes over fd, an accepted socket. */
+void conn_new(struct server *s, evutil_socket_t fd, const struct sockaddr *peer, int peerlen);
+
+/* Shutdown: closes the connections that are between requests; the others
+ * close once their transaction ends. */
+void conn_close_idle(struct server *s);
+
+/* Frees every connection at once (the shutdown deadline passed). */
+void conn_close_all(struct server *s);
+
+#endif

@@ -1,0 +1,116 @@
+/*
+ * http_parse: start line plus header fields for encapsulated HTTP messages.
+ * The start line is checked loosely enough for what proxies really relay
+ * (any method token, any target without spaces or controls, HTTP/1.x), and
+ * strictly enough that the block's framing cannot be misread.
+ */
+#include "http_parse.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* Finds the CRLF ending the start line; returns the index of CR or -1. */
+static long line_end(const char *buf, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (buf[i] == '\r')
+			return buf[i + 1] == '\n' ? (long)i : -1;
+		if (buf[i] == '\n' || buf[i] == 0)
+			return -1;
+	}
+	return -1;
+}
+
+static int parse_fields(const char *buf, size_t len, size_t at, struct http_head *h)
+{
+	size_t n = HTTP_MAX_HEADERS;
+	long r = hdr_parse_fields(buf + at, len - at, h->hdrs, &n);
+	if (r < 0 || (size_t)r != len - at)
+		return -1;
+	h->nhdrs = n;
+	return 0;
+}
+
+static int parse_version(const char *v, size_t n, struct http_head *h)
+{
+	if (n != 8 || memcmp(v, "HTTP/1.", 7) != 0 || v[7] < '0' || v[7] > '9')
+		return -1;
+	h->version_minor = v[7] - '0';
+	return 0;
+}
+
+int http_parse_request_block(const char *buf, size_t len, struct http_head *h)
+{
+	memset(h, 0, sizeof(*h));
+	long eol = line_end(buf, len);
+	if (eol <= 0)
+		return -1;
+	size_t i = 0, e = (size_t)eol;
+	while (i < e && hdr_is_tchar((unsigned char)buf[i]))
+		i++;
+	if (i == 0 || i >= e || buf[i] != ' ')
+		return -1;
+	h->method = buf;
+	h->method_len = i++;
+	size_t t = i;
+	while (i < e && (unsigned char)buf[i] > 0x20 && buf[i] != 0x7f)
+		i++;
+	if (i == t || i >= e || buf[i] != ' ')
+		return -1;
+	h->target = buf + t;
+	h->target_len = i - t;
+	if (parse_version(buf + i + 1, e - i - 1, h) < 0)
+		return -1;
+	return parse_fields(buf, len, e + 2, h);
+}
+
+int http_parse_response_block(const char *buf, size_t len, struct http_head *h)
+{
+	memset(h, 0, sizeof(*h));
+	long eol = line_end(buf, len);
+	if (eol < 12)
+		return -1;
+	size_t e = (size_t)eol;
+	if (parse_version(buf, 8, h) < 0 || buf[8] != ' ')
+		return -1;
+	for (int k = 9; k < 12; k++) {
+		if (buf[k] < '0' || buf[k] > '9')
+			return -1;
+		h->status = h->status * 10 + (buf[k] - '0');
+	}
+	if (h->status < 100 || (e > 12 && buf[12] != ' '))
+		return -1;
+	for (size_t k = 12; k < e; k++)
+		if ((unsigned char)buf[k] < 0x20 && buf[k] != '\t')
+			return -1;
+	return parse_fields(buf, len, e + 2, h);
+}
+
+size_t http_request_host(const struct http_head *h, const char **host)
+{
+	const char *t = h->target;
+	size_t n = h->target_len;
+
+	/* Absolute form: scheme "://" authority; CONNECT: authority form. */
+	const char *sep = memmem(t, n, "://", 3);
+	if (sep != NULL) {
+		const char *a = sep + 3, *end = t + n;
+		const char *p = a;
+		while (p < end && *p != '/' && *p != '?' && *p != '#')
+			p++;
+		const char *at = memchr(a, '@', (size_t)(p - a));
+		if (at != NULL)
+			a = at + 1;
+		*host = a;
+		return (size_t)(p - a);
+	}
+	if (h->method_len == 7 && memcmp(h->method, "CONNECT", 7) == 0) {
+		*host = t;
+		return n;
+	}
+	const struct hdr *hh = hdr_find(h->hdrs, h->nhdrs, "Host");
+	if (hh == NULL)
+		return 0;
+	*host = hh->value;
+	return hh->value_len;
+}

@@ -1,0 +1,243 @@
+/*
+ * main: command line, start-up, signals, and the event loop.
+ *
+ * Start-up order: read and check the configuration (every error reported),
+ * open the logs, bind the listeners (so a taken port fails loudly, before
+ * going to the background), then detach unless -f, and run the loop.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <getopt.h>
+#include <openssl/crypto.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "conn.h"
+#include "generation.h"
+#include "listener.h"
+#include "log.h"
+#include "reload.h"
+#include "server.h"
+
+#ifndef ICAPD_SYSCONFDIR
+#define ICAPD_SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONF ICAPD_SYSCONFDIR "/icapd/icapd.conf"
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: icapd [-f] [-t] [-c FILE] [-l ADDR:PORT] [-a ADDR:PORT]\n"
+	             "  -c FILE       configuration file (default " DEFAULT_CONF ")\n"
+	             "  -f            stay in the foreground (for systemd and make run)\n"
+	             "  -t            check the configuration, report every error, exit\n"
+	             "  -l ADDR:PORT  listen here instead of the file's \"listen\"\n"
+	             "  -a ADDR:PORT  admin listener (/metrics, /healthz) here\n"
+	             "  -V            version\n"
+	             "  -h            this help and the list of directives\n"
+	             "Signals: HUP reloads the configuration, TERM stops gracefully,\n"
+	             "USR1 reopens log files.\n\n");
+}
+
+void server_update_accepting(struct server *s)
+{
+	bool want = !s->stopping && s->nconns < s->gen->conf->max_connections;
+	if (want == s->accepting)
+		return;
+	for (size_t i = 0; i < s->nlisteners; i++) {
+		if (want)
+			evconnlistener_enable(s->listeners[i]);
+		else
+			evconnlistener_disable(s->listeners[i]);
+	}
+	s->accepting = want;
+}
+
+void server_conn_closed(struct server *s)
+{
+	s->nconns--;
+	if (s->stopping) {
+		if (s->nconns == 0)
+			event_base_loopexit(s->base, NULL);
+		return;
+	}
+	server_update_accepting(s);
+}
+
+static void stop_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	(void)fd;
+	(void)what;
+	log_warn("shutdown: %zu connections still busy after shutdown_timeout; closing them",
+	         s->nconns);
+	event_base_loopexit(s->base, NULL);
+}
+
+static void server_stop(struct server *s)
+{
+	if (s->stopping) {
+		log_warn("second stop signal: exiting now");
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
+	log_info("stopping: no new connections, %zu open", s->nconns);
+	s->stopping = true;
+	listener_close_all(s);
+	conn_close_idle(s);
+	if (s->nconns == 0) {
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
+	unsigned long long ms = s->gen->conf->shutdown_timeout_ms;
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	s->stop_deadline = evtimer_new(s->base, stop_deadline_cb, s);
+	evtimer_add(s->stop_deadline, &tv);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *s = arg;
+	(void)what;
+	switch (sig) {
+	case SIGHUP:
+		if (!s->stopping)
+			reload_start(s);
+		break;
+	case SIGUSR1:
+		log_reopen();
+		break;
+	default:
+		server_stop(s);
+		break;
+	}
+}
+
+static int check_config(const char *path, const struct generation_overrides *ov)
+{
+	struct generation *g = generation_build(path, ov, 0, stderr);
+	if (g == NULL)
+		return 1;
+	printf("%s: configuration ok (%zu services)\n", g->conf->path, g->conf->nservices);
+	generation_unref(g);
+	return 0;
+}
+
+static int detach(void)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -1;
+	if (chdir("/") < 0)
+		return -1;
+	FILE *f = freopen("/dev/null", "r", stdin);
+	f = f ? freopen("/dev/null", "w", stdout) : NULL;
+	f = f ? freopen("/dev/null", "w", stderr) : NULL;
+	return f ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct server s = {0};
+	const char *conf_path = DEFAULT_CONF;
+	bool foreground = false, test_only = false;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "c:fl:a:tVh")) != -1) {
+		switch (opt) {
+		case 'c':
+			conf_path = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'l':
+			s.overrides.listen = optarg;
+			break;
+		case 'a':
+			s.overrides.admin = optarg;
+			break;
+		case 't':
+			test_only = true;
+			break;
+		case 'V':
+			printf("icapd %s (libevent %s, %s)\n", ICAPD_VERSION, event_get_version(),
+			       OpenSSL_version(OPENSSL_VERSION));
+			return 0;
+		case 'h':
+			usage(stdout);
+			conf_print_directives(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (test_only)
+		return check_config(conf_path, &s.overrides);
+
+	signal(SIGPIPE, SIG_IGN);
+	s.conf_path = conf_path;
+	s.gen = generation_build(conf_path, &s.overrides, 1, stderr);
+	if (s.gen == NULL)
+		return 1;
+	s.conf_path = s.gen->conf->path; /* absolute: reloads work after chdir */
+	s.next_serial = 2;
+	s.daemon = !foreground;
+	TAILQ_INIT(&s.conns);
+	if (log_open(s.gen->conf, false) < 0)
+		return 1;
+
+	evthread_use_pthreads();
+	s.base = event_base_new();
+	if (s.base == NULL) {
+		log_error("cannot create the event loop");
+		return 1;
+	}
+	if (listener_open_all(&s) < 0)
+		return 1;
+	if (s.gen->conf->admin_listen != NULL && admin_open(&s, s.gen->conf->admin_listen) < 0)
+		return 1;
+	if (!foreground) {
+		if (detach() < 0) {
+			log_error("cannot detach: %s", strerror(errno));
+			return 1;
+		}
+		log_open(s.gen->conf, true);
+	}
+
+	int sigs[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
+	struct event *sigev[4];
+	for (int i = 0; i < 4; i++) {
+		sigev[i] = evsignal_new(s.base, sigs[i], signal_cb, &s);
+		evsignal_add(sigev[i], NULL);
+	}
+	log_info("icapd %s started, %zu services", ICAPD_VERSION, s.gen->conf->nservices);
+	event_base_dispatch(s.base);
+
+	log_info("stopped");
+	conn_close_all(&s);
+	reload_cleanup(&s);
+	listener_close_all(&s);
+	admin_close(&s);
+	for (int i = 0; i < 4; i++)
+		event_free(sigev[i]);
+	if (s.stop_deadline != NULL)
+		event_free(s.stop_deadline);
+	generation_unref(s.gen);
+	event_base_free(s.base);
+	libevent_global_shutdown();
+	return 0;
+}

@@ -1,0 +1,23 @@
+/*
+ * metrics: process-wide counters and histograms, rendered in the Prometheus
+ * text format on the admin listener's /metrics. Nothing here is per client
+ * or per user: the counters say how the server is doing, not who did what.
+ */
+#ifndef ICAPD_METRICS_H
+#define ICAPD_METRICS_H
+
+#include <event2/buffer.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "icap_parse.h"
+
+void metrics_request(enum icap_method m, int status, uint64_t duration_us, uint64_t bytes_in,
+                     uint64_t bytes_out);
+void metrics_connection(int delta);
+void metrics_reload(bool ok);
+
+/* Appends the whole exposition to out. */
+void metrics_render(struct evbuffer *out);
+
+#endif

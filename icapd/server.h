@@ -1,0 +1,46 @@
+/*
+ * server: the process-wide state the event loop works on: the current
+ * generation, the listeners, the open connections, and whether we are
+ * stopping. There is one per process; it is passed explicitly, not global.
+ */
+#ifndef ICAPD_SERVER_H
+#define ICAPD_SERVER_H
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <stdbool.h>
+#include <sys/queue.h>
+
+#include "generation.h"
+
+struct conn;
+
+struct server {
+	struct event_base *base;
+	struct generation *gen; /* current; transactions hold their own reference */
+	const char *conf_path;
+	struct generation_overrides overrides;
+	uint64_t next_serial;
+	bool daemon;
+
+	struct evconnlistener **listeners;
+	size_t nlisteners;
+	struct conf_words bound; /* their addresses, to notice a reload that changes them */
+	bool accepting;          /* false while at the connection limit */
+	struct admin *admin;
+
+	TAILQ_HEAD(, conn) conns;
+	size_t nconns;
+
+	bool stopping;
+	struct event *stop_deadline;
+	struct reload *reload;
+};
+
+/* Called by conn when a connection is gone: frees a slot under the limit. */
+void server_conn_closed(struct server *s);
+
+/* Enables or disables accepting as the connection count allows. */
+void server_update_accepting(struct server *s);
+
+#endif
