@@ -86,14 +86,33 @@ int http_parse_response_block(const char *buf, size_t len, struct http_head *h)
 	return parse_fields(buf, len, e + 2, h);
 }
 
+/*
+ * Length of the scheme if target is in absolute form (scheme "://" ...),
+ * else 0: "://" further on, as in "/r?to=http://x/", does not make it one.
+ */
+static size_t absolute_scheme(const char *t, size_t n)
+{
+	size_t i = 0;
+
+	/* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
+	while (i < n && ((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') ||
+	                 (i > 0 && ((t[i] >= '0' && t[i] <= '9') || t[i] == '+' || t[i] == '-' ||
+	                            t[i] == '.'))))
+		i++;
+	if (i == 0 || n - i < 3 || memcmp(t + i, "://", 3) != 0)
+		return 0;
+	return i;
+}
+
 size_t http_request_host(const struct http_head *h, const char **host)
 {
 	const char *t = h->target;
 	size_t n = h->target_len;
 
 	/* Absolute form: scheme "://" authority; CONNECT: authority form. */
-	const char *sep = memmem(t, n, "://", 3);
-	if (sep != NULL) {
+	size_t scheme = absolute_scheme(t, n);
+	if (scheme > 0) {
+		const char *sep = t + scheme;
 		const char *a = sep + 3, *end = t + n;
 		const char *p = a;
 		while (p < end && *p != '/' && *p != '?' && *p != '#')
