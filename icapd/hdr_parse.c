@@ -62,12 +62,13 @@ long hdr_parse_fields(const char *buf, size_t len, struct hdr *hdrs, size_t *nhd
 		size_t end = i;
 		while (end > value && (buf[end - 1] == ' ' || buf[end - 1] == '\t'))
 			end--;
-		if (n == max)
-			return HDR_ERROR;
-		hdrs[n].name = buf + name;
-		hdrs[n].name_len = name_len;
-		hdrs[n].value = buf + value;
-		hdrs[n].value_len = end - value;
+		/* Past max, fields are still checked and counted, not stored. */
+		if (n < max) {
+			hdrs[n].name = buf + name;
+			hdrs[n].name_len = name_len;
+			hdrs[n].value = buf + value;
+			hdrs[n].value_len = end - value;
+		}
 		n++;
 		i += 2;
 	}

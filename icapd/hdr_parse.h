@@ -22,10 +22,11 @@ struct hdr {
 
 /*
  * Parses header fields from buf up to and including the empty line that ends
- * them. Accepts at most *nhdrs fields and stores their count there. Returns
- * the bytes consumed, HDR_NEED_MORE if buf ends before the empty line, or
- * HDR_ERROR on a malformed line, a folded line, a bare CR or LF, or more
- * fields than fit.
+ * them. Stores at most *nhdrs fields (the first ones) and sets *nhdrs to the
+ * number of fields there were, which exceeds the room given when some were
+ * not stored. Returns the bytes consumed, HDR_NEED_MORE if buf ends before
+ * the empty line, or HDR_ERROR on a malformed line, a folded line, or a bare
+ * CR or LF.
  */
 long hdr_parse_fields(const char *buf, size_t len, struct hdr *hdrs, size_t *nhdrs);
 

@@ -27,7 +27,8 @@ static int parse_fields(const char *buf, size_t len, size_t at, struct http_head
 	long r = hdr_parse_fields(buf + at, len - at, h->hdrs, &n);
 	if (r < 0 || (size_t)r != len - at)
 		return -1;
-	h->nhdrs = n;
+	h->truncated = n > HTTP_MAX_HEADERS;
+	h->nhdrs = h->truncated ? HTTP_MAX_HEADERS : n;
 	return 0;
 }
 

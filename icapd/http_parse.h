@@ -22,6 +22,13 @@ struct http_head {
 	int version_minor;
 	struct hdr hdrs[HTTP_MAX_HEADERS];
 	size_t nhdrs;
+	/*
+	 * The block had more than HTTP_MAX_HEADERS fields: all were checked,
+	 * only the first were stored. The block's size is the bound (HTTP sets
+	 * no limit on the count); a module that judges on headers must not
+	 * trust a lookup that found nothing in a truncated list.
+	 */
+	bool truncated;
 };
 
 /* Parse a whole req-hdr block of len bytes. Returns 0, or -1 if malformed. */

@@ -116,6 +116,8 @@ long icap_parse_request(const char *buf, size_t len, struct icap_request *req)
 	long r = hdr_parse_fields(buf + i, len - i, req->hdrs, &n);
 	if (r < 0)
 		return r;
+	if (n > ICAP_MAX_HEADERS)
+		return ICAP_PARSE_ERROR;
 	req->nhdrs = n;
 	return (long)i + r;
 }

@@ -9,7 +9,8 @@
 
 #include "hdr_parse.h"
 
-#define ICAP_MAX_HEADERS 64
+/* ICAP heads come from proxies and carry a dozen fields; more is refused. */
+#define ICAP_MAX_HEADERS 128
 
 enum icap_method {
 	ICAP_METHOD_UNKNOWN = 0,

@@ -189,11 +189,13 @@ int main(int argc, char **argv)
 		return check_config(conf_path, &s.overrides);
 
 	signal(SIGPIPE, SIG_IGN);
-	s.conf_path = conf_path;
 	s.gen = generation_build(conf_path, &s.overrides, 1, stderr);
 	if (s.gen == NULL)
 		return 1;
-	s.conf_path = s.gen->conf->path; /* absolute: reloads work after chdir */
+	/* Absolute, so reloads work after chdir; a copy, as generations come and go. */
+	s.conf_path = strdup(s.gen->conf->path);
+	if (s.conf_path == NULL)
+		return 1;
 	s.next_serial = 2;
 	s.daemon = !foreground;
 	TAILQ_INIT(&s.conns);
@@ -237,6 +239,7 @@ int main(int argc, char **argv)
 	if (s.stop_deadline != NULL)
 		event_free(s.stop_deadline);
 	generation_unref(s.gen);
+	free(s.conf_path);
 	event_base_free(s.base);
 	libevent_global_shutdown();
 	return 0;

@@ -18,7 +18,7 @@ struct conn;
 struct server {
 	struct event_base *base;
 	struct generation *gen; /* current; transactions hold their own reference */
-	const char *conf_path;
+	char *conf_path;        /* absolute */
 	struct generation_overrides overrides;
 	uint64_t next_serial;
 	bool daemon;

@@ -239,13 +239,22 @@ static void test_too_many_fields(void **state)
 	(void)state;
 	check_prefixes_valid(three, strlen(three), strlen(three), 3);
 	check_prefixes_valid(three, strlen(three), strlen(three), MAXH);
-	/* The fourth field is refused once its line is complete. */
+	/* A fourth field is checked and counted but not stored. */
 	const char *four = "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n";
-	check_error_at(four, strlen(four), 18, 3);
-	assert_int_equal(parse_once(four, strlen(four), 3), HDR_ERROR);
-	assert_int_equal(parse_once(four, strlen(four), 4), (long)strlen(four));
-	/* With room for none, only the empty block parses. */
-	assert_int_equal(parse_once("A: 1\r\n\r\n", 8, 0), HDR_ERROR);
+	check_prefixes_valid(four, strlen(four), strlen(four), 3);
+	struct hdr hdrs[3];
+	char *copy;
+	size_t n = 3;
+	assert_int_equal(parse_copy(four, strlen(four), hdrs, 3, &n, &copy), (long)strlen(four));
+	assert_int_equal(n, 4);
+	assert_memory_equal(hdrs[2].name, "C", 1);
+	free(copy);
+	/* With room for none, fields are still counted, and a bad one still refused. */
+	n = 0;
+	assert_int_equal(parse_copy("A: 1\r\n\r\n", 8, NULL, 0, &n, &copy), 8);
+	assert_int_equal(n, 1);
+	free(copy);
+	check_error_at("A: 1\r\nB\r\n\r\n", 11, 7, 0);
 }
 
 static void test_find_and_count(void **state)

@@ -588,8 +588,8 @@ static void test_too_many_headers(void **state)
 	free(b);
 
 	b = many_fields(ICAP_MAX_HEADERS + 1, &len);
-	/* The error is in view with the last field. */
-	check_error_at(b, len, len - 2 - strlen("X-064: v\r\n"));
+	/* The count is known once the head is complete. */
+	check_error_at(b, len, len - 1);
 	free(b);
 }
 

@@ -1,0 +1,1421 @@
+/*
+ * icap-bench: a closed-loop load generator for ICAP/1.0 (RFC 3507) servers on
+ * loopback. Each of -c connections keeps exactly one request in flight over a
+ * keep-alive connection, and sends the next one as soon as the reply is
+ * complete; a connection the server closes is opened again. The request
+ * bytes are built once (ICAP head, encapsulated HTTP headers and the chunked
+ * body of deterministic pseudo-random bytes) and handed to libevent by
+ * reference, so a request costs no copy and no allocation of ours. Every
+ * reply is parsed: status line, headers, Encapsulated, the encapsulated HTTP
+ * headers and the chunked body; a 200 to REQMOD or RESPMOD must echo the
+ * body that was sent, which is compared as it arrives. With --preview the
+ * first N body bytes go out as a preview and the rest only after "100
+ * Continue". At the end it prints throughput, replies by status, errors by
+ * kind, latency percentiles from a log-linear histogram and its own CPU use,
+ * as a table or one JSON object; it exits 1 if anything went wrong.
+ *
+ * Build: gcc -O2 -std=c11 -D_GNU_SOURCE bench/icap-bench.c \
+ *        $(pkg-config --cflags --libs libevent)
+ */
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#define BENCH_MAX_CONNS    10000
+#define BENCH_MAX_SECONDS  600.0
+#define BENCH_MAX_REQUESTS 1000000000ULL
+#define BENCH_MAX_BODY     (256ULL << 20) /* the request is held twice in memory */
+#define BENCH_MAX_HEAD     (64 * 1024)    /* ICAP head or encapsulated headers */
+#define BENCH_IO_MAX       (256 * 1024)   /* bytes per readv(2)/writev(2) */
+#define LIBEVENT_MAX_READ  4096           /* libevent 2.1's EVBUFFER_MAX_READ */
+#define BENCH_RETRY_MS     50             /* pause after a failed connect */
+
+/* Latency histogram: values below 2^HIST_SUB_BITS ns have their own bucket,
+ * above that each power of two is split in 2^HIST_SUB_BITS equal buckets, so
+ * a bucket is at most 1/64 (1.6%) of its value wide. 40 groups reach 2^45 ns
+ * (about 9.8 hours), far beyond the 600 s cap. */
+#define HIST_SUB_BITS 6
+#define HIST_SUB      (1u << HIST_SUB_BITS)
+#define HIST_BUCKETS  (40u * HIST_SUB)
+
+enum bench_method { M_OPTIONS, M_REQMOD, M_RESPMOD };
+
+enum bench_err {
+	ERR_CONNECT,
+	ERR_TIMEOUT,
+	ERR_BAD_REPLY,
+	ERR_MISMATCH,
+	ERR_CLOSED_EARLY,
+	ERR_BAD_STATUS, /* 4xx or 5xx */
+	ERR_COUNT,
+};
+
+static const char *const err_names[ERR_COUNT] = {
+        [ERR_CONNECT] = "connect",           [ERR_TIMEOUT] = "timeout",
+        [ERR_BAD_REPLY] = "bad_reply",       [ERR_MISMATCH] = "mismatch",
+        [ERR_CLOSED_EARLY] = "closed_early", [ERR_BAD_STATUS] = "error_status",
+};
+
+/* Where a connection is in its request. */
+enum conn_state {
+	CS_CLOSED, /* no socket; waiting to reconnect, or finished */
+	CS_CONNECTING,
+	CS_IDLE,  /* connected, nothing in flight */
+	CS_HEAD,  /* waiting for an ICAP reply head */
+	CS_ENCAP, /* reading the encapsulated HTTP headers */
+	CS_BODY,  /* decoding the chunked body */
+};
+
+/* How much of the request body has been sent. */
+enum req_phase {
+	PH_FULL,    /* no preview: everything went out at once */
+	PH_PREVIEW, /* only the preview; a 100 or a final reply may come */
+	PH_REST,    /* 100 Continue came and the rest went out */
+};
+
+/* The entities of an Encapsulated header. */
+enum encap_ent {
+	ENT_NONE,
+	ENT_REQ_HDR,
+	ENT_RES_HDR,
+	ENT_REQ_BODY,
+	ENT_RES_BODY,
+	ENT_OPT_BODY,
+	ENT_NULL_BODY,
+};
+
+/* States of the chunked decoder, one byte at a time except for data. */
+enum chunk_state {
+	CK_SIZE_FIRST,
+	CK_SIZE,
+	CK_SIZE_WS,
+	CK_EXT,
+	CK_SIZE_LF,
+	CK_DATA,
+	CK_DATA_CR,
+	CK_DATA_LF,
+	CK_TRAILER,
+	CK_TRAILER_LINE,
+	CK_TRAILER_LF,
+	CK_FINAL_LF,
+	CK_END,
+};
+
+struct bench;
+
+struct bench_conn {
+	struct bench *b;
+	struct bufferevent *bev;
+	struct event *retry_ev;
+	enum conn_state state;
+	enum req_phase phase;
+	enum chunk_state cstate;
+	enum encap_ent body_ent; /* how the reply's Encapsulated ends */
+	int status;
+	bool verify; /* compare the decoded body with what was sent */
+	bool mismatch;
+	bool close_after; /* the reply said Connection: close */
+	bool got_bytes;   /* any reply byte for the request in flight */
+	bool resend;      /* send the request in flight again once connected */
+	bool resent;
+	uint64_t served;   /* replies completed on this socket */
+	uint64_t done;     /* replies completed on this connection, all sockets */
+	size_t scan;       /* where the search for the end of the head resumes */
+	size_t in_len;     /* input bytes left unparsed by the last read callback */
+	size_t hdr_len;    /* encapsulated header bytes before the body */
+	uint64_t csize;    /* chunk size being parsed, then bytes left in it */
+	uint64_t echo_off; /* decoded body bytes so far */
+	uint64_t body_sent;
+	uint64_t t_start; /* ns; request start, or connect start */
+};
+
+struct bench {
+	/* options */
+	const char *host;
+	int port;
+	char service[256];
+	enum bench_method method;
+	unsigned conns;
+	double seconds;
+	uint64_t max_requests; /* 0: no limit but -d */
+	uint64_t body_len;
+	long long preview; /* -1: off */
+	bool allow204;
+	size_t chunk;
+	bool json;
+	double timeout;
+
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	unsigned char *body;
+	unsigned char *wire_a; /* head and the whole body, or the preview */
+	unsigned char *wire_b; /* after 100 Continue: the rest of the body */
+	size_t wire_a_len, wire_b_len;
+	uint64_t body_a, body_b; /* body bytes in wire_a, wire_b */
+	bool ieof;               /* the preview holds the whole body */
+	enum encap_ent sent_ent; /* the body entity of the request */
+
+	struct event_base *base;
+	struct event *deadline_ev, *tick_ev, *sigint_ev, *sigterm_ev;
+	struct bench_conn *conn;
+	bool stopping, interrupted;
+	uint64_t started, inflight;
+	uint64_t t0, t_stop;
+	struct rusage ru0;
+
+	/* results */
+	uint64_t completed;
+	uint64_t status_count[600];
+	uint64_t continues, reconnects, resends, connects_ok;
+	uint64_t errors[ERR_COUNT];
+	uint64_t req_body_bytes, reply_body_bytes;
+	uint64_t hist[HIST_BUCKETS];
+	uint64_t lat_max, lat_sum;
+};
+
+static void conn_connect(struct bench_conn *c);
+static void conn_start(struct bench_conn *c);
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *msg)
+{
+	fprintf(stderr, "icap-bench: %s\n", msg);
+	exit(2);
+}
+
+/* ---- latency histogram ---- */
+
+static unsigned hist_index(uint64_t ns)
+{
+	unsigned e, idx;
+
+	if (ns < HIST_SUB)
+		return (unsigned)ns;
+	e = 63u - (unsigned)__builtin_clzll(ns);
+	idx = (e - HIST_SUB_BITS + 1) * HIST_SUB +
+	      (unsigned)((ns >> (e - HIST_SUB_BITS)) & (HIST_SUB - 1));
+	return idx < HIST_BUCKETS ? idx : HIST_BUCKETS - 1;
+}
+
+/* The middle of bucket idx, in ns. */
+static double hist_value(unsigned idx)
+{
+	unsigned g = idx / HIST_SUB, sub = idx % HIST_SUB;
+	double width, low;
+
+	if (g == 0)
+		return idx;
+	width = (double)(1ULL << (g - 1));
+	low = (double)(HIST_SUB + sub) * width;
+	return low + width / 2;
+}
+
+/* The q-quantile (0 < q <= 1) of the recorded latencies, in ns. */
+static double hist_quantile(const struct bench *b, double q)
+{
+	uint64_t n = 0, rank, cum = 0;
+
+	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+		n += b->hist[i];
+	if (n == 0)
+		return 0;
+	rank = (uint64_t)(q * (double)n + 0.999999);
+	if (rank < 1)
+		rank = 1;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		cum += b->hist[i];
+		if (cum >= rank) {
+			double v = hist_value(i);
+			return v < (double)b->lat_max ? v : (double)b->lat_max;
+		}
+	}
+	return (double)b->lat_max;
+}
+
+/* ---- building the request ---- */
+
+/* Fills p with n deterministic pseudo-random bytes (xorshift64*). */
+static void fill_body(unsigned char *p, uint64_t n)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+
+	for (uint64_t i = 0; i < n; i += 8) {
+		uint64_t v;
+
+		x ^= x >> 12;
+		x ^= x << 25;
+		x ^= x >> 27;
+		v = x * 0x2545f4914f6cdd1dULL;
+		memcpy(p + i, &v, n - i < 8 ? (size_t)(n - i) : 8);
+	}
+}
+
+/* Writes len bytes of body as chunks of at most chunk bytes to w; returns the
+ * bytes written. w must have room for len + (len / chunk + 1) * 20. */
+static size_t put_chunks(unsigned char *w, const unsigned char *body, uint64_t len, size_t chunk)
+{
+	size_t n = 0;
+
+	while (len > 0) {
+		size_t take = len < chunk ? (size_t)len : chunk;
+
+		n += (size_t)sprintf((char *)w + n, "%zx\r\n", take);
+		memcpy(w + n, body, take);
+		n += take;
+		memcpy(w + n, "\r\n", 2);
+		n += 2;
+		body += take;
+		len -= take;
+	}
+	return n;
+}
+
+/* Builds wire_a (and wire_b with a preview) from the options. */
+static void build_request(struct bench *b)
+{
+	static const char *const mnames[] = {"OPTIONS", "REQMOD", "RESPMOD"};
+	char hostport[300], http[512], head[2048], encap[160], extra[96] = "";
+	size_t hlen = 0, http_len = 0, cap;
+	uint64_t first;
+
+	if (strchr(b->host, ':'))
+		snprintf(hostport, sizeof(hostport), "[%s]:%d", b->host, b->port);
+	else
+		snprintf(hostport, sizeof(hostport), "%s:%d", b->host, b->port);
+
+	b->sent_ent = ENT_NULL_BODY;
+	if (b->method == M_RESPMOD) {
+		int req_len = snprintf(http, sizeof(http),
+		                       "GET /bench/object HTTP/1.1\r\nHost: bench.invalid\r\n\r\n");
+		http_len = (size_t)req_len;
+		http_len += (size_t)snprintf(http + http_len, sizeof(http) - http_len,
+		                             "HTTP/1.1 200 OK\r\n"
+		                             "Content-Type: application/octet-stream\r\n"
+		                             "Content-Length: %" PRIu64 "\r\n\r\n",
+		                             b->body_len);
+		b->sent_ent = b->body_len ? ENT_RES_BODY : ENT_NULL_BODY;
+		snprintf(encap, sizeof(encap), "req-hdr=0, res-hdr=%d, %s=%zu", req_len,
+		         b->body_len ? "res-body" : "null-body", http_len);
+	} else if (b->method == M_REQMOD) {
+		http_len = (size_t)snprintf(http, sizeof(http),
+		                            "%s /bench/upload HTTP/1.1\r\nHost: bench.invalid\r\n"
+		                            "Content-Type: application/octet-stream\r\n"
+		                            "Content-Length: %" PRIu64 "\r\n\r\n",
+		                            b->body_len ? "POST" : "GET", b->body_len);
+		b->sent_ent = b->body_len ? ENT_REQ_BODY : ENT_NULL_BODY;
+		snprintf(encap, sizeof(encap), "req-hdr=0, %s=%zu",
+		         b->body_len ? "req-body" : "null-body", http_len);
+	} else {
+		snprintf(encap, sizeof(encap), "null-body=0");
+		b->body_len = 0;
+	}
+	if (b->body_len == 0)
+		b->preview = -1; /* a preview needs a body */
+	if (b->allow204 && b->method != M_OPTIONS)
+		strcat(extra, "Allow: 204\r\n");
+	if (b->preview >= 0)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "Preview: %lld\r\n",
+		         b->preview);
+	hlen = (size_t)snprintf(head, sizeof(head),
+	                        "%s icap://%s%s ICAP/1.0\r\nHost: %s\r\nUser-Agent: icap-bench\r\n"
+	                        "%sEncapsulated: %s\r\n\r\n",
+	                        mnames[b->method], hostport, b->service, hostport, extra, encap);
+	if (hlen >= sizeof(head))
+		die("request head too long");
+
+	first = b->body_len;
+	if (b->preview >= 0 && (uint64_t)b->preview < b->body_len)
+		first = (uint64_t)b->preview;
+	b->ieof = b->preview >= 0 && first == b->body_len;
+	b->body_a = first;
+	b->body_b = b->preview >= 0 ? b->body_len - first : 0;
+
+	cap = hlen + http_len + (size_t)first + ((size_t)first / b->chunk + 1) * 20 + 32;
+	if (!(b->wire_a = malloc(cap)))
+		die("out of memory");
+	memcpy(b->wire_a, head, hlen);
+	memcpy(b->wire_a + hlen, http, http_len);
+	b->wire_a_len = hlen + http_len;
+	if (b->body_len > 0) {
+		b->wire_a_len += put_chunks(b->wire_a + b->wire_a_len, b->body, first, b->chunk);
+		memcpy(b->wire_a + b->wire_a_len, b->ieof ? "0; ieof\r\n\r\n" : "0\r\n\r\n",
+		       b->ieof ? 11 : 5);
+		b->wire_a_len += b->ieof ? 11 : 5;
+	}
+	if (b->preview >= 0 && !b->ieof) {
+		cap = (size_t)b->body_b + ((size_t)b->body_b / b->chunk + 1) * 20 + 8;
+		if (!(b->wire_b = malloc(cap)))
+			die("out of memory");
+		b->wire_b_len = put_chunks(b->wire_b, b->body + first, b->body_b, b->chunk);
+		memcpy(b->wire_b + b->wire_b_len, "0\r\n\r\n", 5);
+		b->wire_b_len += 5;
+	}
+}
+
+/* ---- running ---- */
+
+static void bench_stop(struct bench *b)
+{
+	if (b->stopping)
+		return;
+	b->stopping = true;
+	b->t_stop = now_ns();
+	event_base_loopbreak(b->base);
+}
+
+static bool bench_more(const struct bench *b)
+{
+	return !b->stopping && (b->max_requests == 0 || b->started < b->max_requests);
+}
+
+static void bench_check_done(struct bench *b)
+{
+	if (!bench_more(b) && b->inflight == 0)
+		bench_stop(b);
+}
+
+static bool conn_in_flight(const struct bench_conn *c)
+{
+	return c->state == CS_HEAD || c->state == CS_ENCAP || c->state == CS_BODY;
+}
+
+static void conn_close(struct bench_conn *c)
+{
+	if (c->bev) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+	}
+	c->state = CS_CLOSED;
+}
+
+static void conn_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_connect(arg);
+}
+
+/* Ends the request in flight (if any) and the socket with an error of kind
+ * err, then connects again while there is work left. */
+static void conn_fail(struct bench_conn *c, enum bench_err err)
+{
+	struct bench *b = c->b;
+
+	b->errors[err]++;
+	if (conn_in_flight(c) || c->resend)
+		b->inflight--; /* the request in flight is lost */
+	c->resend = c->resent = false;
+	conn_close(c);
+	if (err == ERR_CONNECT && b->completed == 0 && b->connects_ok == 0 &&
+	    b->errors[ERR_CONNECT] >= 3u * b->conns) {
+		fprintf(stderr, "icap-bench: cannot connect to %s port %d\n", b->host, b->port);
+		bench_stop(b);
+		return;
+	}
+	if (bench_more(b)) {
+		if (err == ERR_CONNECT) {
+			struct timeval tv = {0, BENCH_RETRY_MS * 1000};
+			evtimer_add(c->retry_ev, &tv);
+		} else {
+			conn_connect(c);
+		}
+	}
+	bench_check_done(b);
+}
+
+/*
+ * Queues len bytes at p (which outlive the run; no copy is made) and writes
+ * what the socket takes right away. Only what is left over makes libevent
+ * watch the socket for writing: a small request then costs one writev(2) and
+ * no epoll_ctl(2) calls.
+ */
+static void conn_write(struct bench_conn *c, const unsigned char *p, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (evbuffer_add_reference(out, p, len, NULL, NULL) < 0)
+		die("out of memory");
+	if (bufferevent_get_enabled(c->bev) & EV_WRITE)
+		return;
+	evbuffer_write(out, bufferevent_getfd(c->bev));
+	if (evbuffer_get_length(out) > 0)
+		bufferevent_enable(c->bev, EV_WRITE);
+}
+
+/* libevent wrote the rest: stop watching for writability. */
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_disable(bev, EV_WRITE);
+}
+
+/* Puts the request on the wire from its first byte. */
+static void conn_send(struct bench_conn *c)
+{
+	struct bench *b = c->b;
+
+	c->state = CS_HEAD;
+	c->scan = 0;
+	c->got_bytes = false;
+	c->mismatch = false;
+	c->phase = b->preview >= 0 ? PH_PREVIEW : PH_FULL;
+	c->body_sent = b->body_a;
+	conn_write(c, b->wire_a, b->wire_a_len);
+}
+
+static void conn_start(struct bench_conn *c)
+{
+	struct bench *b = c->b;
+
+	if (!bench_more(b)) {
+		c->state = CS_IDLE;
+		bench_check_done(b);
+		return;
+	}
+	b->started++;
+	b->inflight++;
+	c->t_start = now_ns();
+	conn_send(c);
+}
+
+/* A whole reply has been read: count it and go on. */
+static void conn_done(struct bench_conn *c)
+{
+	struct bench *b = c->b;
+	uint64_t lat = now_ns() - c->t_start;
+	size_t left;
+
+	if (c->verify && !c->mismatch && c->echo_off != b->body_len)
+		c->mismatch = true;
+	b->inflight--;
+	b->completed++;
+	b->status_count[c->status]++;
+	b->req_body_bytes += c->body_sent;
+	b->reply_body_bytes += c->echo_off;
+	b->hist[hist_index(lat)]++;
+	b->lat_sum += lat;
+	if (lat > b->lat_max)
+		b->lat_max = lat;
+	if (c->mismatch)
+		b->errors[ERR_MISMATCH]++;
+	else if (c->status >= 400)
+		b->errors[ERR_BAD_STATUS]++;
+	c->served++;
+	c->done++;
+	c->resend = c->resent = false;
+	c->state = CS_IDLE;
+
+	left = evbuffer_get_length(bufferevent_get_input(c->bev));
+	if (left > 0) {
+		/* nothing was asked, so nothing may follow a reply */
+		b->errors[ERR_BAD_REPLY]++;
+		conn_close(c);
+		if (bench_more(b))
+			conn_connect(c);
+		bench_check_done(b);
+		return;
+	}
+	if (c->close_after) {
+		conn_close(c);
+		b->reconnects++;
+		if (bench_more(b))
+			conn_connect(c);
+		bench_check_done(b);
+		return;
+	}
+	conn_start(c);
+}
+
+static bool has_token(const char *v, size_t n, const char *tok)
+{
+	size_t tl = strlen(tok);
+
+	for (size_t i = 0; i + tl <= n; i++)
+		if (strncasecmp(v + i, tok, tl) == 0)
+			return true;
+	return false;
+}
+
+static enum encap_ent encap_lookup(const char *s, size_t n)
+{
+	static const struct {
+		const char *name;
+		enum encap_ent ent;
+	} names[] = {
+	        {"req-hdr", ENT_REQ_HDR},   {"res-hdr", ENT_RES_HDR},
+	        {"req-body", ENT_REQ_BODY}, {"res-body", ENT_RES_BODY},
+	        {"opt-body", ENT_OPT_BODY}, {"null-body", ENT_NULL_BODY},
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i].name) == n && strncasecmp(s, names[i].name, n) == 0)
+			return names[i].ent;
+	return ENT_NONE;
+}
+
+/* Parses an Encapsulated value ("req-hdr=0, res-hdr=45, res-body=120") into
+ * c->body_ent and c->hdr_len. Offsets must not decrease and the list must
+ * end with a body entity. Returns 0, or -1 if malformed. */
+static int parse_encap(struct bench_conn *c, const char *v, size_t n)
+{
+	const char *e = v + n;
+	uint64_t last = 0;
+
+	c->body_ent = ENT_NONE;
+	while (v < e) {
+		const char *eq = memchr(v, '=', (size_t)(e - v));
+		const char *ne;
+		enum encap_ent ent;
+		uint64_t off = 0;
+		int digits = 0;
+
+		if (c->body_ent != ENT_NONE || !eq)
+			return -1;
+		for (ne = eq; ne > v && (ne[-1] == ' ' || ne[-1] == '\t'); ne--)
+			;
+		if ((ent = encap_lookup(v, (size_t)(ne - v))) == ENT_NONE)
+			return -1;
+		for (v = eq + 1; v < e && *v >= '0' && *v <= '9'; v++) {
+			if (++digits > 9)
+				return -1;
+			off = off * 10 + (uint64_t)(*v - '0');
+		}
+		if (digits == 0 || off < last)
+			return -1;
+		last = off;
+		if (ent >= ENT_REQ_BODY) {
+			c->body_ent = ent;
+			c->hdr_len = (size_t)off;
+		}
+		while (v < e && (*v == ' ' || *v == '\t'))
+			v++;
+		if (v < e && *v++ != ',')
+			return -1;
+		while (v < e && (*v == ' ' || *v == '\t'))
+			v++;
+	}
+	return c->body_ent == ENT_NONE ? -1 : 0;
+}
+
+/* Parses one ICAP reply head of len bytes at p, ending with the empty line.
+ * Sets c->status, c->close_after, c->body_ent and c->hdr_len (ENT_NONE and 0
+ * without an Encapsulated header). Returns 0, or -1 if it is not ICAP. */
+static int parse_head(struct bench_conn *c, const char *p, size_t len)
+{
+	const char *end = p + len, *line;
+
+	if (len < 16 || memcmp(p, "ICAP/1.", 7) != 0 || p[7] < '0' || p[7] > '9' || p[8] != ' ')
+		return -1;
+	for (int i = 9; i < 12; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+	if (p[12] != ' ' && p[12] != '\r')
+		return -1;
+	c->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+	c->close_after = false;
+	c->body_ent = ENT_NONE;
+	c->hdr_len = 0;
+	if (!(line = memchr(p, '\n', len)) || line[-1] != '\r')
+		return -1;
+	for (line++; line < end;) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
+		const char *colon, *v, *ve;
+		size_t nlen;
+
+		if (!eol || eol == line || eol[-1] != '\r')
+			return -1;
+		if (eol - 1 == line)
+			return 0; /* the empty line */
+		if (!(colon = memchr(line, ':', (size_t)(eol - 1 - line))) || colon == line)
+			return -1;
+		nlen = (size_t)(colon - line);
+		for (v = colon + 1; v < eol - 1 && (*v == ' ' || *v == '\t'); v++)
+			;
+		for (ve = eol - 1; ve > v && (ve[-1] == ' ' || ve[-1] == '\t'); ve--)
+			;
+		if (nlen == 12 && strncasecmp(line, "Encapsulated", 12) == 0) {
+			if (parse_encap(c, v, (size_t)(ve - v)) < 0)
+				return -1;
+		} else if (nlen == 10 && strncasecmp(line, "Connection", 10) == 0) {
+			c->close_after = has_token(v, (size_t)(ve - v), "close");
+		}
+		line = eol + 1;
+	}
+	return -1;
+}
+
+/* Reads the ICAP head. Returns 1 when it moved on, 0 for more data, -1 when
+ * the connection failed. */
+static int conn_read_head(struct bench_conn *c, struct evbuffer *in)
+{
+	struct bench *b = c->b;
+	size_t len = evbuffer_get_length(in), hlen;
+	struct evbuffer_ptr from, found;
+	const char *p;
+
+	if (len < 4)
+		return 0;
+	evbuffer_ptr_set(in, &from, c->scan, EVBUFFER_PTR_SET);
+	found = evbuffer_search(in, "\r\n\r\n", 4, &from);
+	if (found.pos < 0) {
+		if (len > BENCH_MAX_HEAD)
+			goto bad;
+		c->scan = len - 3;
+		return 0;
+	}
+	hlen = (size_t)found.pos + 4;
+	if (hlen > BENCH_MAX_HEAD || !(p = (const char *)evbuffer_pullup(in, (ev_ssize_t)hlen)))
+		goto bad;
+	if (parse_head(c, p, hlen) < 0)
+		goto bad;
+	evbuffer_drain(in, hlen);
+	c->scan = 0;
+
+	if (c->status == 100) {
+		/* a 100 only answers a preview that did not hold the whole body */
+		if (c->phase != PH_PREVIEW || b->ieof || c->body_ent != ENT_NONE)
+			goto bad;
+		b->continues++;
+		c->phase = PH_REST;
+		c->body_sent += b->body_b;
+		conn_write(c, b->wire_b, b->wire_b_len);
+		return 1;
+	}
+	if (c->status < 200 || c->status > 599)
+		goto bad;
+	/* 204 outside a preview needs Allow: 204 (RFC 3507 4.6) */
+	if (c->status == 204 && !b->allow204 && c->phase != PH_PREVIEW)
+		goto bad;
+	if (c->body_ent == ENT_NONE && c->status == 200)
+		goto bad; /* a 200 must say what it encapsulates */
+	if (c->hdr_len > BENCH_MAX_HEAD)
+		goto bad;
+	c->verify = c->status == 200 && b->method != M_OPTIONS;
+	/* an echo must carry the body back as the same entity: not as a
+	 * null-body, nor a REQMOD body as a response */
+	if (c->verify && c->body_ent != b->sent_ent &&
+	    !(b->body_len == 0 && c->body_ent == ENT_NULL_BODY))
+		c->mismatch = true;
+	c->echo_off = 0;
+	c->state = CS_ENCAP;
+	return 1;
+bad:
+	conn_fail(c, ERR_BAD_REPLY);
+	return -1;
+}
+
+/* Skips the encapsulated HTTP headers, checking only that they end with an
+ * empty line where Encapsulated says the body starts. */
+static int conn_read_encap(struct bench_conn *c, struct evbuffer *in)
+{
+	const char *p;
+
+	if (c->hdr_len > 0) {
+		if (evbuffer_get_length(in) < c->hdr_len)
+			return 0;
+		p = (const char *)evbuffer_pullup(in, (ev_ssize_t)c->hdr_len);
+		if (!p || c->hdr_len < 12 || memcmp(p + c->hdr_len - 4, "\r\n\r\n", 4) != 0) {
+			conn_fail(c, ERR_BAD_REPLY);
+			return -1;
+		}
+		evbuffer_drain(in, c->hdr_len);
+	}
+	if (c->body_ent == ENT_NONE || c->body_ent == ENT_NULL_BODY) {
+		conn_done(c);
+		return 1;
+	}
+	c->cstate = CK_SIZE_FIRST;
+	c->csize = 0;
+	c->state = CS_BODY;
+	return 1;
+}
+
+static int hex_value(unsigned char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Feeds one byte outside chunk data to the decoder. Returns 0 or -1. */
+static int chunk_byte(struct bench_conn *c, unsigned char ch)
+{
+	int h;
+
+	switch (c->cstate) {
+	case CK_SIZE_FIRST:
+	case CK_SIZE:
+		if ((h = hex_value(ch)) >= 0) {
+			if (c->csize >> 56)
+				return -1;
+			c->csize = c->csize * 16 + (uint64_t)h;
+			c->cstate = CK_SIZE;
+			return 0;
+		}
+		if (c->cstate == CK_SIZE_FIRST)
+			return -1;
+		/* fall through */
+	case CK_SIZE_WS:
+		if (ch == ' ' || ch == '\t')
+			c->cstate = CK_SIZE_WS;
+		else if (ch == ';')
+			c->cstate = CK_EXT;
+		else if (ch == '\r')
+			c->cstate = CK_SIZE_LF;
+		else
+			return -1;
+		return 0;
+	case CK_EXT:
+		if (ch == '\r')
+			c->cstate = CK_SIZE_LF;
+		return 0;
+	case CK_SIZE_LF:
+		if (ch != '\n')
+			return -1;
+		c->cstate = c->csize ? CK_DATA : CK_TRAILER;
+		return 0;
+	case CK_DATA_CR:
+		c->cstate = CK_DATA_LF;
+		return ch == '\r' ? 0 : -1;
+	case CK_DATA_LF:
+		c->cstate = CK_SIZE_FIRST;
+		c->csize = 0;
+		return ch == '\n' ? 0 : -1;
+	case CK_TRAILER:
+		c->cstate = ch == '\r' ? CK_FINAL_LF : CK_TRAILER_LINE;
+		return 0;
+	case CK_TRAILER_LINE:
+		if (ch == '\r')
+			c->cstate = CK_TRAILER_LF;
+		return 0;
+	case CK_TRAILER_LF:
+		c->cstate = CK_TRAILER;
+		return ch == '\n' ? 0 : -1;
+	case CK_FINAL_LF:
+		c->cstate = CK_END;
+		return ch == '\n' ? 0 : -1;
+	default:
+		return -1;
+	}
+}
+
+/* Decodes the chunked body as it arrives, comparing data with what was sent
+ * without copying it. */
+static int conn_read_body(struct bench_conn *c, struct evbuffer *in)
+{
+	const struct bench *b = c->b;
+
+	while (evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v[16];
+		int n = evbuffer_peek(in, -1, NULL, v, 16);
+		size_t used = 0;
+
+		for (int i = 0; i < n && c->cstate != CK_END; i++) {
+			const unsigned char *p = v[i].iov_base;
+			size_t len = v[i].iov_len, k = 0;
+
+			while (k < len && c->cstate != CK_END) {
+				if (c->cstate == CK_DATA) {
+					size_t take = len - k;
+
+					if (take > c->csize)
+						take = (size_t)c->csize;
+					if (c->verify && !c->mismatch &&
+					    (c->echo_off + take > b->body_len ||
+					     memcmp(p + k, b->body + c->echo_off, take) != 0))
+						c->mismatch = true;
+					c->echo_off += take;
+					c->csize -= take;
+					k += take;
+					if (c->csize == 0)
+						c->cstate = CK_DATA_CR;
+				} else if (chunk_byte(c, p[k++]) < 0) {
+					conn_fail(c, ERR_BAD_REPLY);
+					return -1;
+				}
+			}
+			used += k;
+		}
+		evbuffer_drain(in, used);
+		if (c->cstate == CK_END) {
+			conn_done(c);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * libevent 2.1 reads at most 4096 bytes per readable event (EVBUFFER_MAX_READ
+ * in buffer.c), whatever bufferevent_set_max_single_read() says: 256 wakeups
+ * and 768 system calls for a 1 MiB echo. When its read came back full, take
+ * what else the socket holds now, up to BENCH_IO_MAX. EOF and errors are left
+ * for libevent's next read to report. A socket bufferevent keeps the end of
+ * its input frozen except while it reads, so this thaws it the same way.
+ */
+static void conn_read_more(struct bench_conn *c, struct evbuffer *in)
+{
+	struct evbuffer_iovec v[2];
+	struct iovec iov[2];
+	ssize_t r;
+	int n;
+
+	evbuffer_unfreeze(in, 0);
+	if ((n = evbuffer_reserve_space(in, BENCH_IO_MAX, v, 2)) <= 0)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	r = readv(bufferevent_getfd(c->bev), iov, n);
+	if (r <= 0) {
+		evbuffer_commit_space(in, v, 0);
+		goto out;
+	}
+	if ((size_t)r <= v[0].iov_len) {
+		v[0].iov_len = (size_t)r;
+		n = 1;
+	} else {
+		v[1].iov_len = (size_t)r - v[0].iov_len;
+	}
+	evbuffer_commit_space(in, v, n);
+out:
+	evbuffer_freeze(in, 0);
+}
+
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct bench_conn *c = arg;
+
+	if (evbuffer_get_length(bufferevent_get_input(bev)) >= c->in_len + LIBEVENT_MAX_READ)
+		conn_read_more(c, bufferevent_get_input(bev));
+
+	for (;;) {
+		struct evbuffer *in;
+		int r;
+
+		if (c->bev != bev)
+			return; /* the socket was closed, or replaced */
+		in = bufferevent_get_input(bev);
+		if (evbuffer_get_length(in) > 0 && conn_in_flight(c))
+			c->got_bytes = true;
+		switch (c->state) {
+		case CS_HEAD:
+			r = conn_read_head(c, in);
+			break;
+		case CS_ENCAP:
+			r = conn_read_encap(c, in);
+			break;
+		case CS_BODY:
+			r = conn_read_body(c, in);
+			break;
+		default:
+			if (evbuffer_get_length(in) > 0)
+				conn_fail(c, ERR_BAD_REPLY); /* nothing was asked */
+			return;
+		}
+		if (r < 0)
+			return;
+		if (r == 0) {
+			c->in_len = evbuffer_get_length(in);
+			return;
+		}
+	}
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct bench_conn *c = arg;
+	struct bench *b = c->b;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		int one = 1;
+
+		setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		b->connects_ok++;
+		c->served = 0;
+		if (c->resend) {
+			c->resend = false;
+			c->resent = true;
+			conn_send(c);
+		} else {
+			conn_start(c);
+		}
+		return;
+	}
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+		return;
+	if (c->state == CS_CONNECTING) {
+		conn_fail(c, ERR_CONNECT);
+	} else if (conn_in_flight(c)) {
+		/* The server may close an idle keep-alive connection just as
+		 * the next request goes out; send that request once more. */
+		if (!c->got_bytes && c->served > 0 && !c->resent) {
+			conn_close(c);
+			b->resends++;
+			c->resend = true;
+			conn_connect(c);
+			return;
+		}
+		conn_fail(c, ERR_CLOSED_EARLY);
+	} else {
+		conn_close(c);
+		b->reconnects++;
+		if (bench_more(b))
+			conn_connect(c);
+	}
+}
+
+static void conn_connect(struct bench_conn *c)
+{
+	struct bench *b = c->b;
+
+	if (b->stopping)
+		return;
+	c->bev = bufferevent_socket_new(b->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev)
+		die("cannot create a bufferevent");
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_set_max_single_read(c->bev, BENCH_IO_MAX);
+	bufferevent_set_max_single_write(c->bev, BENCH_IO_MAX);
+	/* EV_WRITE (on by default) only while a write waits; the connect
+	 * itself is watched by libevent either way */
+	bufferevent_disable(c->bev, EV_WRITE);
+	bufferevent_enable(c->bev, EV_READ);
+	c->state = CS_CONNECTING;
+	c->in_len = 0;
+	if (!c->resend)
+		c->t_start = now_ns();
+	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&b->addr, (int)b->addrlen) < 0)
+		conn_fail(c, ERR_CONNECT);
+}
+
+/* Every 100 ms: fail requests (and connects) older than the timeout. */
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct bench *b = arg;
+	uint64_t now = now_ns(), limit = (uint64_t)(b->timeout * 1e9);
+
+	(void)fd;
+	(void)what;
+	for (unsigned i = 0; i < b->conns && !b->stopping; i++) {
+		struct bench_conn *c = &b->conn[i];
+
+		if (c->state == CS_CONNECTING && now - c->t_start > limit)
+			conn_fail(c, ERR_CONNECT);
+		else if (conn_in_flight(c) && now - c->t_start > limit)
+			conn_fail(c, ERR_TIMEOUT);
+	}
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	bench_stop(arg);
+}
+
+static void signal_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct bench *b = arg;
+
+	(void)fd;
+	(void)what;
+	b->interrupted = true;
+	bench_stop(b);
+}
+
+/* ---- options ---- */
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: icap-bench [options]\n"
+	           "  -H host         server address, loopback only (127.0.0.1)\n"
+	           "  -p port         server port (1344)\n"
+	           "  -s service      service path (/echo)\n"
+	           "  -m method       OPTIONS, REQMOD or RESPMOD (RESPMOD)\n"
+	           "  -c conns        connections, each with one request in flight (1)\n"
+	           "  -d seconds      run time, at most 600 (10, or 600 with only -n)\n"
+	           "  -n requests     stop after this many requests\n"
+	           "  -b bytes        body size, k/m suffixes are KiB/MiB; 0 = null-body "
+	           "(1024)\n"
+	           "  --preview N     send N body bytes as preview, the rest after 100 "
+	           "Continue\n"
+	           "  --allow204      send Allow: 204\n"
+	           "  --chunk bytes   chunk size of the request body (64k)\n"
+	           "  --timeout secs  per-request timeout (30)\n"
+	           "  --json          print one JSON object instead of a table\n"
+	           "Exit status: 0 without errors, 1 with errors, 2 on bad usage.\n");
+}
+
+/* Parses a size with an optional k, m or g (binary) suffix; -1 if invalid. */
+static long long parse_size(const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -1;
+	if (*end == 'k' || *end == 'K')
+		v <<= 10, end++;
+	else if (*end == 'm' || *end == 'M')
+		v <<= 20, end++;
+	else if (*end == 'g' || *end == 'G')
+		v <<= 30, end++;
+	if (*end != '\0' || v > (1ULL << 40))
+		return -1;
+	return (long long)v;
+}
+
+static double parse_seconds(const char *s, double max)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || *end != '\0' || !(v > 0) || v > max)
+		return -1;
+	return v;
+}
+
+/* Resolves b->host, which must be a numeric loopback address or
+ * "localhost"; no name lookups, so nothing can leave the machine. */
+static void resolve_loopback(struct bench *b)
+{
+	struct addrinfo hints, *res;
+	const char *h = strcmp(b->host, "localhost") == 0 ? "127.0.0.1" : b->host;
+	char port[16];
+	bool ok;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%d", b->port);
+	if (getaddrinfo(h, port, &hints, &res) != 0 || !res)
+		die("-H needs a numeric loopback address (127.0.0.0/8, ::1) or localhost");
+	if (res->ai_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)res->ai_addr;
+		ok = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	} else {
+		const struct sockaddr_in6 *sin6 = (const void *)res->ai_addr;
+		ok = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) ||
+		     (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) && sin6->sin6_addr.s6_addr[12] == 127);
+	}
+	if (!ok)
+		die("refusing a non-loopback address: icap-bench only targets this "
+		    "machine");
+	memcpy(&b->addr, res->ai_addr, res->ai_addrlen);
+	b->addrlen = (socklen_t)res->ai_addrlen;
+	freeaddrinfo(res);
+}
+
+static void parse_args(struct bench *b, int argc, char **argv)
+{
+	enum { O_PREVIEW = 256, O_ALLOW204, O_CHUNK, O_JSON, O_TIMEOUT };
+	static const struct option longopts[] = {
+	        {"preview", required_argument, NULL, O_PREVIEW},
+	        {"allow204", no_argument, NULL, O_ALLOW204},
+	        {"chunk", required_argument, NULL, O_CHUNK},
+	        {"json", no_argument, NULL, O_JSON},
+	        {"timeout", required_argument, NULL, O_TIMEOUT},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	const char *service = "/echo";
+	bool have_d = false;
+	long long v;
+	int opt;
+
+	b->host = "127.0.0.1";
+	b->port = 1344;
+	b->method = M_RESPMOD;
+	b->conns = 1;
+	b->seconds = 10;
+	b->body_len = 1024;
+	b->preview = -1;
+	b->chunk = 64 * 1024;
+	b->timeout = 30;
+	while ((opt = getopt_long(argc, argv, "H:p:s:m:c:d:n:b:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'H':
+			b->host = optarg;
+			break;
+		case 'p':
+			v = parse_size(optarg);
+			if (v < 1 || v > 65535)
+				die("-p: port 1..65535");
+			b->port = (int)v;
+			break;
+		case 's':
+			service = optarg;
+			break;
+		case 'm':
+			if (strcasecmp(optarg, "OPTIONS") == 0)
+				b->method = M_OPTIONS;
+			else if (strcasecmp(optarg, "REQMOD") == 0)
+				b->method = M_REQMOD;
+			else if (strcasecmp(optarg, "RESPMOD") == 0)
+				b->method = M_RESPMOD;
+			else
+				die("-m: OPTIONS, REQMOD or RESPMOD");
+			break;
+		case 'c':
+			v = parse_size(optarg);
+			if (v < 1 || v > BENCH_MAX_CONNS)
+				die("-c: 1..10000 connections");
+			b->conns = (unsigned)v;
+			break;
+		case 'd':
+			if ((b->seconds = parse_seconds(optarg, BENCH_MAX_SECONDS)) < 0)
+				die("-d: seconds, more than 0 and at most 600");
+			have_d = true;
+			break;
+		case 'n':
+			v = parse_size(optarg);
+			if (v < 1 || (unsigned long long)v > BENCH_MAX_REQUESTS)
+				die("-n: 1..1000000000 requests");
+			b->max_requests = (uint64_t)v;
+			break;
+		case 'b':
+			v = parse_size(optarg);
+			if (v < 0 || (unsigned long long)v > BENCH_MAX_BODY)
+				die("-b: 0..256m bytes");
+			b->body_len = (uint64_t)v;
+			break;
+		case O_PREVIEW:
+			if ((b->preview = parse_size(optarg)) < 0 || b->preview > (1 << 30))
+				die("--preview: 0..1g bytes");
+			break;
+		case O_ALLOW204:
+			b->allow204 = true;
+			break;
+		case O_CHUNK:
+			v = parse_size(optarg);
+			if (v < 1 || v > (1 << 30))
+				die("--chunk: 1..1g bytes");
+			b->chunk = (size_t)v;
+			break;
+		case O_JSON:
+			b->json = true;
+			break;
+		case O_TIMEOUT:
+			if ((b->timeout = parse_seconds(optarg, 3600)) < 0)
+				die("--timeout: seconds, more than 0 and at most 3600");
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		exit(2);
+	}
+	if (b->max_requests && !have_d)
+		b->seconds = BENCH_MAX_SECONDS;
+	if (strlen(service) + 2 > sizeof(b->service))
+		die("-s: service name too long");
+	for (const char *s = service; *s; s++)
+		if (*s <= ' ' || *s >= 127 || *s == '"' || *s == '\\')
+			die("-s: the service must be printable ASCII without spaces, "
+			    "quotes or \\");
+	snprintf(b->service, sizeof(b->service), "%s%s", service[0] == '/' ? "" : "/", service);
+	resolve_loopback(b);
+}
+
+/* ---- report ---- */
+
+static double tv_seconds(struct timeval tv)
+{
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void report(const struct bench *b, const struct rusage *ru1)
+{
+	static const char *const mnames[] = {"OPTIONS", "REQMOD", "RESPMOD"};
+	double secs = (double)(b->t_stop - b->t0) / 1e9;
+	double user = tv_seconds(ru1->ru_utime) - tv_seconds(b->ru0.ru_utime);
+	double sys = tv_seconds(ru1->ru_stime) - tv_seconds(b->ru0.ru_stime);
+	double rps = secs > 0 ? (double)b->completed / secs : 0;
+	double mbps = secs > 0 ? (double)b->req_body_bytes / secs / 1e6 : 0;
+	double cpu_pct = secs > 0 ? 100 * (user + sys) / secs : 0;
+	double us_req = b->completed ? 1e6 * (user + sys) / (double)b->completed : 0;
+	double q[4] = {0.5, 0.9, 0.99, 0.999}, lat[4];
+	uint64_t nerr = 0;
+	unsigned starved = 0;
+	bool first = true;
+
+	for (unsigned i = 0; i < b->conns; i++)
+		starved += b->conn[i].done == 0;
+	for (int i = 0; i < ERR_COUNT; i++)
+		nerr += b->errors[i];
+	for (int i = 0; i < 4; i++)
+		lat[i] = hist_quantile(b, q[i]) / 1e3; /* us */
+
+	if (b->json) {
+		printf("{\"method\":\"%s\",\"host\":\"%s\",\"port\":%d,\"service\":\"%s\","
+		       "\"connections\":%u,\"body_bytes\":%" PRIu64 ",\"preview\":%lld,"
+		       "\"allow204\":%s,\"chunk\":%zu,\"requests\":%" PRIu64 ",\"seconds\":%.3f,"
+		       "\"req_per_s\":%.1f,\"mb_per_s\":%.3f,\"request_body_bytes\":"
+		       "%" PRIu64 ",\"reply_body_bytes\":%" PRIu64 ",\"status\":{",
+		       mnames[b->method], b->host, b->port, b->service, b->conns, b->body_len,
+		       b->preview, b->allow204 ? "true" : "false", b->chunk, b->completed, secs,
+		       rps, mbps, b->req_body_bytes, b->reply_body_bytes);
+		for (int s = 0; s < 600; s++)
+			if (b->status_count[s]) {
+				printf("%s\"%d\":%" PRIu64, first ? "" : ",", s,
+				       b->status_count[s]);
+				first = false;
+			}
+		printf("},\"in_flight_at_end\":%" PRIu64 ",\"starved_connections\":%u"
+		       ",\"continues\":%" PRIu64 ",\"reconnects\":%" PRIu64 ",\"resends\":%" PRIu64
+		       ",\"errors\":{\"total\":%" PRIu64,
+		       b->inflight, starved, b->continues, b->reconnects, b->resends, nerr);
+		for (int i = 0; i < ERR_COUNT; i++)
+			printf(",\"%s\":%" PRIu64, err_names[i], b->errors[i]);
+		printf("},\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99_9\":"
+		       "%.1f,"
+		       "\"max\":%.1f,\"mean\":%.1f},",
+		       lat[0], lat[1], lat[2], lat[3], (double)b->lat_max / 1e3,
+		       b->completed ? (double)b->lat_sum / (double)b->completed / 1e3 : 0.0);
+		printf("\"cpu\":{\"user_s\":%.3f,\"sys_s\":%.3f,\"percent_of_wall\":%.1f,"
+		       "\"us_per_request\":%.2f},\"interrupted\":%s}\n",
+		       user, sys, cpu_pct, us_req, b->interrupted ? "true" : "false");
+		return;
+	}
+	printf("icap-bench: %s icap://%s:%d%s  connections %u  body %" PRIu64 " B  chunk %zu  "
+	       "preview %s  allow204 %s%s\n",
+	       mnames[b->method], b->host, b->port, b->service, b->conns, b->body_len, b->chunk,
+	       b->preview >= 0 ? "on" : "off", b->allow204 ? "yes" : "no",
+	       b->interrupted ? "  (interrupted)" : "");
+	if (b->preview >= 0)
+		printf("  %-12s %lld B%s\n", "preview", b->preview,
+		       b->ieof ? " (whole body, ieof)" : "");
+	printf("  %-12s %" PRIu64 "\n", "requests", b->completed);
+	printf("  %-12s %.3f\n", "seconds", secs);
+	printf("  %-12s %.1f\n", "req/s", rps);
+	printf("  %-12s %.3f  (request body, 10^6 B)\n", "MB/s", mbps);
+	printf("  %-12s", "status");
+	for (int s = 0; s < 600; s++)
+		if (b->status_count[s])
+			printf(" %d: %" PRIu64 " ", s, b->status_count[s]);
+	printf("%s\n", b->completed ? "" : " -");
+	if (starved)
+		printf("  %-12s %u of %u got no reply at all (the server serves fewer at once?)\n",
+		       "connections", starved, b->conns);
+	if (b->continues || b->reconnects || b->resends)
+		printf("  %-12s 100 Continue %" PRIu64 ", reconnects %" PRIu64 ", resends %" PRIu64
+		       "\n",
+		       "connection", b->continues, b->reconnects, b->resends);
+	printf("  %-12s %" PRIu64, "errors", nerr);
+	for (int i = 0; i < ERR_COUNT; i++)
+		printf("%s%s %" PRIu64, i ? ", " : "  (", err_names[i], b->errors[i]);
+	printf(")\n");
+	printf("  %-12s p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  (ms)\n", "latency",
+	       lat[0] / 1e3, lat[1] / 1e3, lat[2] / 1e3, lat[3] / 1e3, (double)b->lat_max / 1e6);
+	printf("  %-12s user %.3f s + sys %.3f s = %.1f%% of wall, %.2f us/request\n", "cpu", user,
+	       sys, cpu_pct, us_req);
+}
+
+int main(int argc, char **argv)
+{
+	static struct bench bench; /* large: the histogram and status counts */
+	struct bench *b = &bench;
+	struct timeval tv;
+	struct rusage ru1;
+	uint64_t nerr = 0;
+
+	parse_args(b, argc, argv);
+	if (b->body_len > 0) {
+		if (!(b->body = malloc((size_t)b->body_len)))
+			die("out of memory");
+		fill_body(b->body, b->body_len);
+	}
+	build_request(b);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!(b->base = event_base_new()))
+		die("cannot create an event base");
+	if (!(b->conn = calloc(b->conns, sizeof(*b->conn))))
+		die("out of memory");
+	b->deadline_ev = evtimer_new(b->base, deadline_cb, b);
+	b->tick_ev = event_new(b->base, -1, EV_PERSIST, tick_cb, b);
+	b->sigint_ev = evsignal_new(b->base, SIGINT, signal_cb, b);
+	b->sigterm_ev = evsignal_new(b->base, SIGTERM, signal_cb, b);
+	tv.tv_sec = (time_t)b->seconds;
+	tv.tv_usec = (suseconds_t)((b->seconds - (double)tv.tv_sec) * 1e6);
+	evtimer_add(b->deadline_ev, &tv);
+	tv.tv_sec = 0;
+	tv.tv_usec = 100000;
+	event_add(b->tick_ev, &tv);
+	evsignal_add(b->sigint_ev, NULL);
+	evsignal_add(b->sigterm_ev, NULL);
+
+	getrusage(RUSAGE_SELF, &b->ru0);
+	b->t0 = now_ns();
+	for (unsigned i = 0; i < b->conns; i++) {
+		b->conn[i].b = b;
+		b->conn[i].retry_ev = evtimer_new(b->base, conn_retry_cb, &b->conn[i]);
+		conn_connect(&b->conn[i]);
+	}
+	event_base_dispatch(b->base);
+	if (!b->stopping)
+		b->t_stop = now_ns();
+	getrusage(RUSAGE_SELF, &ru1);
+	report(b, &ru1);
+
+	for (int i = 0; i < ERR_COUNT; i++)
+		nerr += b->errors[i];
+	for (unsigned i = 0; i < b->conns; i++) {
+		conn_close(&b->conn[i]);
+		event_free(b->conn[i].retry_ev);
+	}
+	event_free(b->deadline_ev);
+	event_free(b->tick_ev);
+	event_free(b->sigint_ev);
+	event_free(b->sigterm_ev);
+	event_base_free(b->base);
+	free(b->conn);
+	free(b->wire_a);
+	free(b->wire_b);
+	free(b->body);
+	return nerr ? 1 : 0;
+}
