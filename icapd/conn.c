@@ -239,11 +239,16 @@ static void conn_process(struct conn *c)
 	const struct conf *conf = c->srv->gen->conf;
 
 	while (!c->closing) {
-		if (evbuffer_get_length(c->out) > TXN_OUTPUT_HIGH && flush(c) == 0 &&
-		    evbuffer_get_length(c->out) > TXN_OUTPUT_HIGH) {
-			c->paused = true;
-			arm(c, conf->body_timeout_ms);
-			break;
+		if (evbuffer_get_length(c->out) > TXN_OUTPUT_HIGH) {
+			if (flush(c) < 0) {
+				conn_free(c);
+				return;
+			}
+			if (evbuffer_get_length(c->out) > TXN_OUTPUT_HIGH) {
+				c->paused = true;
+				arm(c, conf->body_timeout_ms);
+				break;
+			}
 		}
 		if (c->txn == NULL) {
 			if (evbuffer_get_length(c->in) == 0) {

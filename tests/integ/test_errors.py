@@ -597,3 +597,35 @@ def test_admin_garbage_request(module_admin_icapd):
 @pytest.fixture(scope="module")
 def module_admin_icapd(module_icapd_factory):
     return module_icapd_factory(name="admin")
+
+
+def test_reset_with_echo_input_pending(icapd):
+    """A client that sends a large body for echo, reads nothing and resets
+    the connection while the server still has its input to process: the
+    failed write must end the connection, not spin the event loop (found by
+    the benchmark: a client stopping at the end of its run wedged icapd)."""
+    def cpu_ticks():
+        with open("/proc/%d/stat" % icapd.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    res = ic.http_response_head(length=8 * 1024 * 1024)
+    head = ic.build("RESPMOD", icapd.uri("echo"), [host(icapd)], res_hdr=res, body=b"x")
+    head = head[:head.index(res) + len(res)]
+    data = head + ic.chunk(b"r" * (8 * 1024 * 1024), 65536) + ic.last_chunk()
+    for _ in range(3):
+        c = icapd.conn()
+        c.sock.setblocking(False)
+        sent = 0
+        deadline = time.monotonic() + 2
+        while sent < len(data) and time.monotonic() < deadline:
+            try:
+                sent += c.sock.send(data[sent:sent + 262144])
+            except BlockingIOError:
+                select.select([], [c.sock], [], 0.05)
+        c.abort()
+    time.sleep(0.5)
+    before = cpu_ticks()
+    time.sleep(1.0)
+    spent = cpu_ticks() - before
+    assert spent < 50, "icapd used %d ticks of CPU in 1 s while idle" % spent
+    assert ic.request(icapd.host, icapd.port, good_respmod(icapd), timeout=5).status == 204
