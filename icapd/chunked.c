@@ -37,6 +37,12 @@ void chunked_init(struct chunked *c)
 	c->state = S_SIZE;
 }
 
+bool chunked_in_trailers(const struct chunked *c)
+{
+	return c->state == S_TRAILER || c->state == S_TRAILER_LINE || c->state == S_TRAILER_LF ||
+	       c->state == S_FINAL_LF;
+}
+
 uint64_t chunked_pending(const struct chunked *c)
 {
 	return c->state == S_DATA ? c->remaining : 0;
@@ -178,6 +184,10 @@ enum chunked_status chunked_parse(struct chunked *c, const char *in, size_t len,
 			c->line_len = 0;
 			if (c->size == 0) {
 				c->state = S_TRAILER;
+				if (c->stop_at_trailers) {
+					*used = i + 1;
+					return CHUNKED_NEED_MORE;
+				}
 				break;
 			}
 			/* ieof only counts on the last chunk. */

@@ -35,6 +35,13 @@ struct chunked {
 	char ext[5];
 	unsigned ext_len;
 	bool ext_name_done;
+	/*
+	 * Set by a caller that forwards trailers: chunked_parse() then returns
+	 * right after the last-chunk line, so that every later byte it consumes
+	 * up to CHUNKED_END is trailer section (trailer lines and the final CRLF)
+	 * and can be copied out as it is.
+	 */
+	bool stop_at_trailers;
 };
 
 void chunked_init(struct chunked *c);
@@ -44,12 +51,15 @@ void chunked_init(struct chunked *c);
  * Returns CHUNKED_DATA when data is next (take up to chunked_pending() bytes
  * and report them with chunked_consume()), CHUNKED_END after the terminating
  * chunk (then c->ieof says whether it was "0; ieof"), CHUNKED_NEED_MORE when
- * the input ran out, or CHUNKED_ERROR for malformed framing or a bound
- * exceeded.
+ * the input ran out (or, with stop_at_trailers, right after the last-chunk
+ * line), or CHUNKED_ERROR for malformed framing or a bound exceeded.
  */
 enum chunked_status chunked_parse(struct chunked *c, const char *in, size_t len, size_t *used);
 
 uint64_t chunked_pending(const struct chunked *c);
+
+/* True between the last-chunk line and the end of the trailer section. */
+bool chunked_in_trailers(const struct chunked *c);
 
 /* Reports that n (at most chunked_pending()) data bytes were taken. */
 void chunked_consume(struct chunked *c, uint64_t n);

@@ -7,6 +7,7 @@
 #include "encap.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "hdr_parse.h"
 
@@ -47,6 +48,18 @@ static unsigned allowed_mask(enum icap_method m)
 	return 0;
 }
 
+static bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static size_t skip_ows(const char *v, size_t len, size_t i)
+{
+	while (i < len && is_ows(v[i]))
+		i++;
+	return i;
+}
+
 int encap_parse(const char *v, size_t len, enum icap_method m, size_t max_block, struct encap *out)
 {
 	size_t i = 0, off[E_COUNT];
@@ -56,18 +69,22 @@ int encap_parse(const char *v, size_t len, enum icap_method m, size_t max_block,
 	memset(out, 0, sizeof(*out));
 	while (i < len) {
 		size_t name = i;
-		while (i < len && v[i] != '=')
+		while (i < len && v[i] != '=' && !is_ows(v[i]))
 			i++;
-		if (i >= len)
+		size_t name_end = i;
+		i = skip_ows(v, len, i);
+		if (i >= len || v[i] != '=')
 			return -1;
+		/* Names are case-insensitive, as quoted literals in RFC 2616's
+		 * grammar are; white space may surround '=' and ','. */
 		int e;
 		for (e = 0; e < E_COUNT; e++)
-			if (strlen(entity_names[e]) == i - name &&
-			    memcmp(v + name, entity_names[e], i - name) == 0)
+			if (strlen(entity_names[e]) == name_end - name &&
+			    strncasecmp(v + name, entity_names[e], name_end - name) == 0)
 				break;
 		if (e == E_COUNT || (seen & 1u << e) || !(allowed & 1u << e))
 			return -1;
-		i++;
+		i = skip_ows(v, len, i + 1);
 		size_t num = i;
 		while (i < len && v[i] >= '0' && v[i] <= '9')
 			i++;
@@ -77,13 +94,12 @@ int encap_parse(const char *v, size_t len, enum icap_method m, size_t max_block,
 		seen |= 1u << e;
 		off[e] = (size_t)o;
 		order[n++] = e;
-		/* Separator: a comma and optional spaces; nothing after the end. */
+		/* Separator: a comma; nothing after the last entity. */
+		i = skip_ows(v, len, i);
 		if (i < len) {
 			if (v[i] != ',')
 				return -1;
-			i++;
-			while (i < len && v[i] == ' ')
-				i++;
+			i = skip_ows(v, len, i + 1);
 			if (i == len)
 				return -1;
 		}

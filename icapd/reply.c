@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hdr_parse.h"
 #include "icap_parse.h"
 
 /* The ISTag of responses that belong to no service (404, 400 before the
@@ -76,11 +77,6 @@ void reply_error(struct evbuffer *out, int status, const char *istag, bool close
 	evbuffer_add(out, "Encapsulated: null-body=0\r\n\r\n", 29);
 }
 
-void reply_continue(struct evbuffer *out)
-{
-	evbuffer_add(out, "ICAP/1.0 100 Continue\r\n\r\n", 25);
-}
-
 static void add_list(struct evbuffer *out, const char *name, const struct conf_words *w)
 {
 	if (w->n == 0)
@@ -91,9 +87,22 @@ static void add_list(struct evbuffer *out, const char *name, const struct conf_w
 	evbuffer_add(out, "\r\n", 2);
 }
 
-void reply_options(struct evbuffer *out, const struct conf *c, const struct conf_service *svc)
+/* Service-ID is a token (RFC 3507 section 4.10.2): the service path with
+ * anything outside a token, '/' included, turned into '-'. */
+static void add_service_id(struct evbuffer *out, const char *name)
 {
-	reply_start(out, 200, svc->istag, false);
+	evbuffer_add(out, "Service-ID: ", 12);
+	if (name[1] == 0)
+		evbuffer_add(out, "root", 4);
+	for (const char *p = name + 1; *p; p++)
+		evbuffer_add(out, hdr_is_tchar((unsigned char)*p) ? p : "-", 1);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+void reply_options(struct evbuffer *out, const struct conf *c, const struct conf_service *svc,
+                   bool close)
+{
+	reply_start(out, 200, svc->istag, close);
 	evbuffer_add(out, "Methods: ", 9);
 	const char *sep = "";
 	for (int m = ICAP_METHOD_REQMOD; m <= ICAP_METHOD_RESPMOD; m++) {
@@ -106,13 +115,12 @@ void reply_options(struct evbuffer *out, const struct conf *c, const struct conf
 	evbuffer_add_printf(out,
 	                    "\r\n"
 	                    "Service: icapd/" ICAPD_VERSION " %s\r\n"
-	                    "Service-ID: %s\r\n"
 	                    "Max-Connections: %llu\r\n"
 	                    "Options-TTL: %llu\r\n"
 	                    "Allow: 204\r\n"
 	                    "Preview: %llu\r\n",
-	                    svc->name, svc->name[1] ? svc->name + 1 : "root", c->max_connections,
-	                    svc->options_ttl / 1000, svc->preview);
+	                    svc->name, c->max_connections, svc->options_ttl / 1000, svc->preview);
+	add_service_id(out, svc->name);
 	add_list(out, "Transfer-Preview", &svc->transfer_preview);
 	add_list(out, "Transfer-Ignore", &svc->transfer_ignore);
 	add_list(out, "Transfer-Complete", &svc->transfer_complete);

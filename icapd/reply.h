@@ -23,9 +23,7 @@ void reply_start(struct evbuffer *out, int status, const char *istag, bool close
 void reply_error(struct evbuffer *out, int status, const char *istag, bool close);
 
 /* The whole OPTIONS response for svc. */
-void reply_options(struct evbuffer *out, const struct conf *c, const struct conf_service *svc);
-
-/* A "100 Continue" after a preview. */
-void reply_continue(struct evbuffer *out);
+void reply_options(struct evbuffer *out, const struct conf *c, const struct conf_service *svc,
+                   bool close);
 
 #endif

@@ -50,7 +50,6 @@ enum body_action {
 enum end_action {
 	END_NOTHING,
 	END_REPLY_204,
-	END_LAST_CHUNK,
 };
 
 struct txn {
@@ -63,8 +62,9 @@ struct txn {
 	struct encap enc;
 	bool allow204;
 	bool preview;
-	bool close;         /* Connection: close */
-	bool error_replied; /* an in-sync error was sent; drop the rest */
+	long long preview_left; /* preview bytes the client may still send; -1: no preview */
+	bool close;             /* Connection: close */
+	bool error_replied;     /* an in-sync error was sent; drop the rest */
 	enum body_action body_action;
 	enum end_action end_action;
 	struct chunked ck;
@@ -171,7 +171,8 @@ static int check_head(struct txn *t, const struct icap_request *req)
 {
 	const struct conf *c = t->gen->conf;
 
-	if (req->version_major != 1 || req->version_minor != 0)
+	/* A later 1.x is answered as 1.0 (RFC 9110 section 2.5). */
+	if (req->version_major != 1)
 		return 505;
 	if (req->method == ICAP_METHOD_UNKNOWN)
 		return 501;
@@ -194,6 +195,14 @@ static int check_head(struct txn *t, const struct icap_request *req)
 			return 400;
 	}
 
+	/* REQMOD and RESPMOD carry at least one part of their message (errata). */
+	if (req->method == ICAP_METHOD_REQMOD && t->enc.req_hdr_len == 0 &&
+	    t->enc.body != ENCAP_REQ_BODY)
+		return 400;
+	if (req->method == ICAP_METHOD_RESPMOD && t->enc.res_hdr_len == 0 &&
+	    t->enc.body != ENCAP_RES_BODY)
+		return 400;
+
 	n = hdr_count(req->hdrs, req->nhdrs, "Preview");
 	if (n > 1)
 		return 400;
@@ -203,6 +212,7 @@ static int check_head(struct txn *t, const struct icap_request *req)
 		if (hdr_parse_uint(p->value, p->value_len, PREVIEW_MAX, &v) < 0)
 			return 400;
 		t->preview = true;
+		t->preview_left = (long long)v;
 	}
 	t->allow204 = any_header_lists(req, "Allow", "204");
 	t->close = any_header_lists(req, "Connection", "close");
@@ -228,8 +238,11 @@ static enum txn_result read_head(struct txn *t, struct evbuffer *in, struct evbu
 	                 EVBUFFER_PTR_SET);
 	end = evbuffer_search(in, "\r\n\r\n", 4, &from);
 	if (end.pos < 0) {
+		/* A head ended by bare LFs would otherwise wait for the timeout. */
+		if (len > c->max_icap_header || evbuffer_search(in, "\n\n", 2, &from).pos >= 0)
+			return fail(t, out, 400);
 		t->head_scanned = len;
-		return len > c->max_icap_header ? fail(t, out, 400) : TXN_MORE;
+		return TXN_MORE;
 	}
 	size_t head_len = (size_t)end.pos + 4;
 	if (head_len > c->max_icap_header)
@@ -298,6 +311,9 @@ static enum txn_result finish(struct txn *t)
 static enum txn_result start_body(struct txn *t, enum body_action b, enum end_action e)
 {
 	chunked_init(&t->ck);
+	t->ck.stop_at_trailers = b == BODY_ECHO;
+	if (!t->preview)
+		t->preview_left = -1;
 	t->body_action = b;
 	t->end_action = e;
 	t->state = TS_BODY;
@@ -330,7 +346,7 @@ static enum txn_result read_http_headers(struct txn *t, struct evbuffer *in, str
 	}
 
 	if (t->method == ICAP_METHOD_OPTIONS) {
-		reply_options(out, t->gen->conf, t->svc);
+		reply_options(out, t->gen->conf, t->svc, t->close);
 		t->status = 200;
 		t->verdict = "options";
 		evbuffer_drain(in, need);
@@ -353,7 +369,7 @@ static enum txn_result read_http_headers(struct txn *t, struct evbuffer *in, str
 		return start_body(t, BODY_DROP, END_REPLY_204);
 	}
 	echo_head(t, in, out);
-	return start_body(t, BODY_ECHO, END_LAST_CHUNK);
+	return start_body(t, BODY_ECHO, END_NOTHING);
 }
 
 static enum txn_result read_body(struct txn *t, struct evbuffer *in, struct evbuffer *out)
@@ -375,6 +391,8 @@ static enum txn_result read_body(struct txn *t, struct evbuffer *in, struct evbu
 				evbuffer_drain(in, n);
 			}
 			chunked_consume(&t->ck, n);
+			if (t->preview_left >= 0)
+				t->preview_left -= (long long)n;
 			continue;
 		}
 		if (avail == 0)
@@ -383,8 +401,20 @@ static enum txn_result read_body(struct txn *t, struct evbuffer *in, struct evbu
 		struct evbuffer_iovec seg;
 		evbuffer_peek(in, -1, NULL, &seg, 1);
 		size_t used = 0;
+		bool trailers = chunked_in_trailers(&t->ck);
 		enum chunked_status st = chunked_parse(&t->ck, seg.iov_base, seg.iov_len, &used);
-		evbuffer_drain(in, used);
+		if (t->body_action == BODY_ECHO && trailers && st != CHUNKED_ERROR) {
+			/* Trailers go back as they came (RFC 3507 errata). */
+			evbuffer_remove_buffer(in, out, used);
+		} else {
+			evbuffer_drain(in, used);
+			if (t->body_action == BODY_ECHO && !trailers && chunked_in_trailers(&t->ck))
+				evbuffer_add(out, "0\r\n", 3);
+		}
+		/* A client sends at most the Preview bytes it announced (section 4.5). */
+		if (t->preview_left >= 0 && t->status == 0 &&
+		    chunked_pending(&t->ck) > (uint64_t)t->preview_left)
+			return fail(t, out, 400);
 		if (st == CHUNKED_ERROR) {
 			if (t->status == 0)
 				return fail(t, out, 400);
@@ -397,8 +427,6 @@ static enum txn_result read_body(struct txn *t, struct evbuffer *in, struct evbu
 			continue;
 		if (t->end_action == END_REPLY_204)
 			reply_204(t, out);
-		else if (t->end_action == END_LAST_CHUNK)
-			evbuffer_add(out, "0\r\n\r\n", 5);
 		return finish(t);
 	}
 }
