@@ -18,34 +18,9 @@
 #include <string.h>
 
 #include "hdr_parse.h"
+#include "conf_directive.h"
 #include "module.h"
 #include "netaddr.h"
-
-enum conf_type {
-	CT_ADDR,       /* one host:port, or "off" */
-	CT_ADDR_MULTI, /* host:port, repeatable */
-	CT_UINT,
-	CT_SIZE,     /* bytes, with k, m or g */
-	CT_DURATION, /* milliseconds; ms, s, m or h */
-	CT_FLAG,     /* on | off */
-	CT_LOG,      /* off | stderr | syslog | path */
-	CT_URL_LOG,  /* off | host | full */
-	CT_METHODS,  /* REQMOD RESPMOD */
-	CT_WORDS,    /* zero or more words */
-	CT_SERVICE,  /* a block */
-};
-
-enum conf_ctx { CTX_MAIN = 1, CTX_SERVICE = 2 };
-
-struct directive {
-	const char *name;
-	enum conf_ctx ctx;
-	enum conf_type type;
-	size_t offset;
-	unsigned long long min, max;
-	const char *def; /* NULL: no default */
-	const char *help;
-};
 
 #define M(f) offsetof(struct conf, f)
 #define S(f) offsetof(struct conf_service, f)
@@ -53,53 +28,174 @@ struct directive {
 #define MIB  (1024ULL * 1024)
 #define HOUR (3600ULL * 1000)
 
-static const struct directive directives[] = {
-        {"listen", CTX_MAIN, CT_ADDR_MULTI, M(listen), 0, 0, "127.0.0.1:1344",
-         "address:port for ICAP; repeat for more"},
-        {"admin_listen", CTX_MAIN, CT_ADDR, M(admin_listen), 0, 0, "off",
-         "address:port for /metrics and /healthz, or off"},
-        {"max_connections", CTX_MAIN, CT_UINT, M(max_connections), 1, 1000000, "4096",
-         "concurrent ICAP connections; advertised as Max-Connections"},
-        {"header_timeout", CTX_MAIN, CT_DURATION, M(header_timeout_ms), 100, HOUR, "10s",
-         "time to receive an ICAP head and its HTTP headers, from the first byte"},
-        {"keepalive_timeout", CTX_MAIN, CT_DURATION, M(keepalive_timeout_ms), 100, 24 * HOUR,
-         "300s", "idle time allowed between requests"},
-        {"body_timeout", CTX_MAIN, CT_DURATION, M(body_timeout_ms), 100, 24 * HOUR, "120s",
-         "silence allowed in the middle of a body, or while a reply waits to be read"},
-        {"shutdown_timeout", CTX_MAIN, CT_DURATION, M(shutdown_timeout_ms), 0, HOUR, "30s",
-         "on SIGTERM, time given to transactions in flight"},
-        {"max_icap_header", CTX_MAIN, CT_SIZE, M(max_icap_header), 1 * KIB, 16 * MIB, "64k",
-         "largest ICAP request line plus headers"},
-        {"max_http_header", CTX_MAIN, CT_SIZE, M(max_http_header), 1 * KIB, 16 * MIB, "64k",
-         "largest encapsulated HTTP header block"},
-        {"access_log", CTX_MAIN, CT_LOG, M(access_log), 0, 0, "stderr",
-         "off, stderr, syslog or a file (reopened on SIGUSR1)"},
-        {"error_log", CTX_MAIN, CT_LOG, M(error_log), 0, 0, "stderr",
-         "stderr, syslog or a file (reopened on SIGUSR1)"},
-        {"log_client_address", CTX_MAIN, CT_FLAG, M(log_client_address), 0, 0, "off",
-         "log the client address (X-Client-IP, else the peer)"},
-        {"log_username", CTX_MAIN, CT_FLAG, M(log_username), 0, 0, "off",
-         "log the user name (X-Client-Username, X-Authenticated-User)"},
-        {"log_url", CTX_MAIN, CT_URL_LOG, M(log_url), 0, 0, "off",
-         "log the HTTP request's URL: off, host or full"},
-        {"service", CTX_MAIN, CT_SERVICE, 0, 0, 0, NULL, "service /path { ... }"},
-        {"methods", CTX_SERVICE, CT_METHODS, S(methods), 0, 0, NULL,
-         "REQMOD and/or RESPMOD (required)"},
-        {"chain", CTX_SERVICE, CT_WORDS, S(chain), 0, 0, "",
-         "modules that judge each message, in order; empty: pass everything"},
-        {"preview", CTX_SERVICE, CT_SIZE, S(preview), 0, 1 * MIB, "1024",
-         "Preview bytes advertised in OPTIONS"},
-        {"options_ttl", CTX_SERVICE, CT_DURATION, S(options_ttl), 1000, 30 * 24 * HOUR, "1h",
-         "how long clients may cache the OPTIONS reply (Options-TTL)"},
-        {"transfer_preview", CTX_SERVICE, CT_WORDS, S(transfer_preview), 0, 0, "*",
-         "file extensions to preview (Transfer-Preview)"},
-        {"transfer_ignore", CTX_SERVICE, CT_WORDS, S(transfer_ignore), 0, 0, "",
-         "file extensions not to send at all (Transfer-Ignore)"},
-        {"transfer_complete", CTX_SERVICE, CT_WORDS, S(transfer_complete), 0, 0, "",
-         "file extensions to send whole, without preview (Transfer-Complete)"},
+/* The core's directives: the top level and service blocks. */
+static const struct conf_directive core_directives[] = {
+        {.name = "listen",
+         .ctx = CTX_MAIN,
+         .type = CT_ADDR_MULTI,
+         .offset = M(listen),
+         .def = "127.0.0.1:1344",
+         .help = "address:port for ICAP; repeat for more"},
+        {.name = "admin_listen",
+         .ctx = CTX_MAIN,
+         .type = CT_ADDR,
+         .offset = M(admin_listen),
+         .def = "off",
+         .help = "address:port for /metrics and /healthz, or off"},
+        {.name = "max_connections",
+         .ctx = CTX_MAIN,
+         .type = CT_UINT,
+         .offset = M(max_connections),
+         .min = 1,
+         .max = 1000000,
+         .def = "4096",
+         .help = "concurrent ICAP connections; advertised as Max-Connections"},
+        {.name = "header_timeout",
+         .ctx = CTX_MAIN,
+         .type = CT_DURATION,
+         .offset = M(header_timeout_ms),
+         .min = 100,
+         .max = HOUR,
+         .def = "10s",
+         .help = "time to receive an ICAP head and its HTTP headers, from the first byte"},
+        {.name = "keepalive_timeout",
+         .ctx = CTX_MAIN,
+         .type = CT_DURATION,
+         .offset = M(keepalive_timeout_ms),
+         .min = 100,
+         .max = 24 * HOUR,
+         .def = "300s",
+         .help = "idle time allowed between requests"},
+        {.name = "body_timeout",
+         .ctx = CTX_MAIN,
+         .type = CT_DURATION,
+         .offset = M(body_timeout_ms),
+         .min = 100,
+         .max = 24 * HOUR,
+         .def = "120s",
+         .help = "silence allowed in the middle of a body, or while a reply waits to be read"},
+        {.name = "shutdown_timeout",
+         .ctx = CTX_MAIN,
+         .type = CT_DURATION,
+         .offset = M(shutdown_timeout_ms),
+         .max = HOUR,
+         .def = "30s",
+         .help = "on SIGTERM, time given to transactions in flight"},
+        {.name = "max_icap_header",
+         .ctx = CTX_MAIN,
+         .type = CT_SIZE,
+         .offset = M(max_icap_header),
+         .min = 1 * KIB,
+         .max = 16 * MIB,
+         .def = "64k",
+         .help = "largest ICAP request line plus headers"},
+        {.name = "max_http_header",
+         .ctx = CTX_MAIN,
+         .type = CT_SIZE,
+         .offset = M(max_http_header),
+         .min = 1 * KIB,
+         .max = 16 * MIB,
+         .def = "64k",
+         .help = "largest encapsulated HTTP header block"},
+        {.name = "access_log",
+         .ctx = CTX_MAIN,
+         .type = CT_LOG,
+         .offset = M(access_log),
+         .def = "stderr",
+         .help = "off, stderr, syslog or a file (reopened on SIGUSR1)"},
+        {.name = "error_log",
+         .ctx = CTX_MAIN,
+         .type = CT_LOG,
+         .offset = M(error_log),
+         .def = "stderr",
+         .help = "stderr, syslog or a file (reopened on SIGUSR1)"},
+        {.name = "log_client_address",
+         .ctx = CTX_MAIN,
+         .type = CT_FLAG,
+         .offset = M(log_client_address),
+         .def = "off",
+         .help = "log the client address (X-Client-IP, else the peer)"},
+        {.name = "log_username",
+         .ctx = CTX_MAIN,
+         .type = CT_FLAG,
+         .offset = M(log_username),
+         .def = "off",
+         .help = "log the user name (X-Client-Username, X-Authenticated-User)"},
+        {.name = "log_url",
+         .ctx = CTX_MAIN,
+         .type = CT_CHOICE,
+         .offset = M(log_url),
+         .def = "off",
+         .help = "log the HTTP request's URL: off, host or full",
+         .choices = "off|host|full"},
+        {.name = "service", .ctx = CTX_MAIN, .type = CT_SERVICE, .help = "service /path { ... }"},
+        {.name = "module",
+         .ctx = CTX_MAIN,
+         .type = CT_MODULE,
+         .help = "module NAME { ... }: settings of a module"},
+        {.name = "methods",
+         .ctx = CTX_SERVICE,
+         .type = CT_METHODS,
+         .offset = S(methods),
+         .help = "REQMOD and/or RESPMOD (required)"},
+        {.name = "chain",
+         .ctx = CTX_SERVICE,
+         .type = CT_WORDS,
+         .offset = S(chain),
+         .def = "",
+         .help = "modules that judge each message, in order; empty: pass everything"},
+        {.name = "preview",
+         .ctx = CTX_SERVICE,
+         .type = CT_SIZE,
+         .offset = S(preview),
+         .max = 1 * MIB,
+         .def = "1024",
+         .help = "Preview bytes advertised in OPTIONS"},
+        {.name = "options_ttl",
+         .ctx = CTX_SERVICE,
+         .type = CT_DURATION,
+         .offset = S(options_ttl),
+         .min = 1000,
+         .max = 30 * 24 * HOUR,
+         .def = "1h",
+         .help = "how long clients may cache the OPTIONS reply (Options-TTL)"},
+        {.name = "on_scan_error",
+         .ctx = CTX_SERVICE,
+         .type = CT_CHOICE,
+         .offset = S(on_scan_error),
+         .def = "block",
+         .help = "when a body cannot be judged (limit, encrypted, engine error): block or allow",
+         .choices = "block|allow"},
+        {.name = "transfer_preview",
+         .ctx = CTX_SERVICE,
+         .type = CT_WORDS,
+         .offset = S(transfer_preview),
+         .def = "*",
+         .help = "file extensions to preview (Transfer-Preview)"},
+        {.name = "transfer_ignore",
+         .ctx = CTX_SERVICE,
+         .type = CT_WORDS,
+         .offset = S(transfer_ignore),
+         .def = "",
+         .help = "file extensions not to send at all (Transfer-Ignore)"},
+        {.name = "transfer_complete",
+         .ctx = CTX_SERVICE,
+         .type = CT_WORDS,
+         .offset = S(transfer_complete),
+         .def = "",
+         .help = "file extensions to send whole, without preview (Transfer-Complete)"},
 };
 
-#define NDIRECTIVES (sizeof(directives) / sizeof(directives[0]))
+#define NCORE (sizeof(core_directives) / sizeof(core_directives[0]))
+
+/* The directives a block may hold: the core's (filtered by context) or a
+ * module's. */
+struct table {
+	const struct conf_directive *d;
+	size_t n;
+};
+
+static const struct table core_table = {core_directives, NCORE};
 
 /* Tokenizer */
 
@@ -298,7 +394,7 @@ static char *resolve_path(const struct conf *c, const char *p)
  * conf or struct conf_service it writes into. Returns 0, or -1 with a message
  * in err.
  */
-static int set_value(struct conf *c, const struct directive *d, void *base, char **args,
+static int set_value(struct conf *c, const struct conf_directive *d, void *base, char **args,
                      size_t nargs, char *err, size_t errlen)
 {
 	void *field = (char *)base + d->offset;
@@ -374,18 +470,28 @@ static int set_value(struct conf *c, const struct directive *d, void *base, char
 		}
 		*(bool *)field = strcmp(a, "on") == 0;
 		return 0;
-	case CT_URL_LOG:
-		if (strcmp(a, "off") == 0)
-			v = CONF_URL_OFF;
-		else if (strcmp(a, "host") == 0)
-			v = CONF_URL_HOST;
-		else if (strcmp(a, "full") == 0)
-			v = CONF_URL_FULL;
-		else {
-			snprintf(err, errlen, "\"%s\" is not off, host or full", a);
-			return -1;
+	case CT_CHOICE: {
+		/* The index of a in "a|b|c". */
+		const char *ch = d->choices;
+		size_t al = strlen(a);
+		for (v = 0; ch != NULL && *ch; v++) {
+			size_t wl = strcspn(ch, "|");
+			if (wl == al && strncmp(ch, a, al) == 0) {
+				*(unsigned long long *)field = v;
+				return 0;
+			}
+			ch += wl + (ch[wl] == '|');
 		}
-		*(unsigned long long *)field = v;
+		snprintf(err, errlen, "\"%s\" is not one of %s", a, d->choices);
+		return -1;
+	}
+	case CT_PATH:
+		free(*(char **)field);
+		*(char **)field = resolve_path(c, a);
+		return 0;
+	case CT_STRING:
+		free(*(char **)field);
+		*(char **)field = xstrdup(a);
 		return 0;
 	case CT_LOG:
 		free(*(char **)field);
@@ -418,41 +524,42 @@ nargs_err:
 	return -1;
 }
 
-/* Applies every default of context ctx to base. */
-static void set_defaults(struct conf *c, enum conf_ctx ctx, void *base)
+/* Applies every default of the rows of t in context ctx to base. */
+static void set_defaults(struct conf *c, const struct table *t, enum conf_ctx ctx, void *base)
 {
 	char err[256];
-	for (size_t i = 0; i < NDIRECTIVES; i++) {
-		const struct directive *d = &directives[i];
+	for (size_t i = 0; i < t->n; i++) {
+		const struct conf_directive *d = &t->d[i];
 		if (d->ctx != ctx || d->def == NULL)
 			continue;
 		/* Split the default on spaces: "" gives no words. */
 		char *copy = xstrdup(d->def), *args[8], *save = NULL;
 		size_t n = 0;
-		for (char *t = strtok_r(copy, " ", &save); t && n < 8;
-		     t = strtok_r(NULL, " ", &save))
-			args[n++] = t;
+		for (char *w = strtok_r(copy, " ", &save); w && n < 8;
+		     w = strtok_r(NULL, " ", &save))
+			args[n++] = w;
 		if (set_value(c, d, base, args, n, err, sizeof(err)) < 0)
 			abort(); /* a default out of its own bounds is a programming error */
 		free(copy);
 	}
 }
 
-static const struct directive *find_directive(const char *name, enum conf_ctx ctx,
-                                              bool *wrong_place)
+static const struct conf_directive *find_directive(const struct table *t, const char *name,
+                                                   enum conf_ctx ctx, bool *wrong_place)
 {
 	*wrong_place = false;
-	for (size_t i = 0; i < NDIRECTIVES; i++) {
-		if (strcmp(directives[i].name, name) != 0)
+	for (size_t i = 0; i < t->n; i++) {
+		if (strcmp(t->d[i].name, name) != 0)
 			continue;
-		if (directives[i].ctx == ctx)
-			return &directives[i];
+		if (t->d[i].ctx == ctx)
+			return &t->d[i];
 		*wrong_place = true;
 	}
 	return NULL;
 }
 
-static void parse_block(struct parser *ps, enum conf_ctx ctx, void *base, const char *block);
+static void parse_block(struct parser *ps, const struct table *t, enum conf_ctx ctx, void *base,
+                        const char *block);
 
 /* Starts a service block: checks the name, then parses its body. */
 static void parse_service(struct parser *ps, char *name, int line)
@@ -471,8 +578,8 @@ static void parse_service(struct parser *ps, char *name, int line)
 	s->name = xstrdup(name);
 	s->file = c->path;
 	s->line = line;
-	set_defaults(c, CTX_SERVICE, s);
-	parse_block(ps, CTX_SERVICE, s, name);
+	set_defaults(c, &core_table, CTX_SERVICE, s);
+	parse_block(ps, &core_table, CTX_SERVICE, s, name);
 	if (s->methods == 0)
 		perr(ps, line, "service %s has no \"methods\"", s->name);
 	for (size_t i = 0; i < s->chain.n; i++)
@@ -481,11 +588,53 @@ static void parse_service(struct parser *ps, char *name, int line)
 			     s->chain.v[i]);
 }
 
+/* The settings of module m: from its block, or its defaults if it has none. */
+struct conf_module *conf_module_get(struct conf *c, const struct module *m)
+{
+	for (size_t i = 0; i < c->nmodules; i++)
+		if (c->modules[i].module == m)
+			return &c->modules[i];
+	struct conf_module *v = realloc(c->modules, (c->nmodules + 1) * sizeof(*v));
+	if (v == NULL)
+		abort();
+	c->modules = v;
+	struct conf_module *cm = &c->modules[c->nmodules++];
+	cm->module = m;
+	cm->line = 0;
+	cm->mconf = calloc(1, m->conf_size ? m->conf_size : 1);
+	if (cm->mconf == NULL)
+		abort();
+	struct table t = {m->directives, m->ndirectives};
+	set_defaults(c, &t, CTX_MODULE, cm->mconf);
+	return cm;
+}
+
+/* A module block: "module clamav { signatures /var/lib/clamav; }". */
+static void parse_module(struct parser *ps, const char *name, int line)
+{
+	const struct module *m = module_find(name);
+	if (m == NULL) {
+		perr(ps, line, "unknown module \"%s\"", name);
+		struct table none = {NULL, 0};
+		char dummy;
+		parse_block(ps, &none, CTX_MODULE, &dummy, name);
+		return;
+	}
+	for (size_t i = 0; i < ps->conf->nmodules; i++)
+		if (ps->conf->modules[i].module == m && ps->conf->modules[i].line != 0)
+			perr(ps, line, "module %s is configured twice", name);
+	struct conf_module *cm = conf_module_get(ps->conf, m);
+	cm->line = line;
+	struct table t = {m->directives, m->ndirectives};
+	parse_block(ps, &t, CTX_MODULE, cm->mconf, name);
+}
+
 /* Parses statements until '}' (inside a block) or the end of the file. */
-static void parse_block(struct parser *ps, enum conf_ctx ctx, void *base, const char *block)
+static void parse_block(struct parser *ps, const struct table *t, enum conf_ctx ctx, void *base,
+                        const char *block)
 {
 	char err[512];
-	unsigned seen[NDIRECTIVES] = {0};
+	unsigned char seen[256] = {0};
 
 	for (;;) {
 		if (ps->kind == TOK_EOF) {
@@ -526,11 +675,13 @@ static void parse_block(struct parser *ps, enum conf_ctx ctx, void *base, const 
 			next(ps);
 		}
 		bool wrong_place;
-		const struct directive *d = find_directive(name, ctx, &wrong_place);
+		const struct conf_directive *d = find_directive(t, name, ctx, &wrong_place);
 		if (d == NULL) {
 			if (wrong_place)
 				perr(ps, line, "\"%s\" is not allowed %s", name,
-				     ctx == CTX_MAIN ? "at the top level" : "inside a service");
+				     ctx == CTX_MAIN      ? "at the top level"
+				     : ctx == CTX_SERVICE ? "inside a service"
+				                          : "inside a module block");
 			else
 				perr(ps, line, "unknown directive \"%s\"", name);
 			skip_statement(ps);
@@ -542,12 +693,20 @@ static void parse_block(struct parser *ps, enum conf_ctx ctx, void *base, const 
 				next(ps);
 				parse_service(ps, args[0], line);
 			}
+		} else if (d->type == CT_MODULE) {
+			if (nargs != 1 || ps->kind != TOK_OPEN) {
+				perr(ps, line, "expected \"module NAME {\"");
+				skip_statement(ps);
+			} else {
+				next(ps);
+				parse_module(ps, args[0], line);
+			}
 		} else if (ps->kind != TOK_SEMI) {
 			perr(ps, line, "\"%s\": missing \";\"", name);
 			if (ps->kind != TOK_CLOSE && ps->kind != TOK_EOF)
 				skip_statement(ps);
 		} else {
-			size_t idx = (size_t)(d - directives);
+			size_t idx = (size_t)(d - t->d) % sizeof(seen);
 			if (too_many)
 				perr(ps, line, "\"%s\": too many values", name);
 			else if (seen[idx]++ && d->type != CT_ADDR_MULTI)
@@ -613,7 +772,7 @@ struct conf *conf_load(const char *path, FILE *errors)
 	c->path = realpath(path, NULL);
 	if (c->path == NULL)
 		c->path = xstrdup(path);
-	set_defaults(c, CTX_MAIN, c);
+	set_defaults(c, &core_table, CTX_MAIN, c);
 
 	const char *base = strrchr(path, '/');
 	struct parser ps = {
@@ -628,7 +787,7 @@ struct conf *conf_load(const char *path, FILE *errors)
 		perr(&ps, 1, "file holds a NUL byte");
 	else {
 		next(&ps);
-		parse_block(&ps, CTX_MAIN, c, NULL);
+		parse_block(&ps, &core_table, CTX_MAIN, c, NULL);
 	}
 	free(ps.word);
 	free(text);
@@ -656,6 +815,12 @@ void conf_free(struct conf *c)
 		words_free(&s->transfer_complete);
 	}
 	free(c->services);
+	for (size_t i = 0; i < c->nmodules; i++) {
+		if (c->modules[i].module->conf_free != NULL)
+			c->modules[i].module->conf_free(c->modules[i].mconf);
+		free(c->modules[i].mconf);
+	}
+	free(c->modules);
 	words_free(&c->listen);
 	free(c->admin_listen);
 	free(c->access_log);
@@ -673,14 +838,29 @@ const struct conf_service *conf_service_find(const struct conf *c, const char *n
 	return NULL;
 }
 
-void conf_print_directives(FILE *out)
+static void print_table(FILE *out, const struct table *t, const char *indent)
 {
-	fprintf(out, "Directives (default in brackets):\n");
-	for (size_t i = 0; i < NDIRECTIVES; i++) {
-		const struct directive *d = &directives[i];
-		fprintf(out, "  %s%-20s %s", d->ctx == CTX_SERVICE ? "  " : "", d->name, d->help);
+	for (size_t i = 0; i < t->n; i++) {
+		const struct conf_directive *d = &t->d[i];
+		fprintf(out, "  %s%-20s %s", d->ctx == CTX_SERVICE ? "  " : indent, d->name,
+		        d->help);
 		if (d->def != NULL)
 			fprintf(out, " [%s]", d->def[0] ? d->def : "empty");
 		fputc('\n', out);
 	}
+}
+
+static void print_module(const struct module *m, void *arg)
+{
+	FILE *out = arg;
+	struct table t = {m->directives, m->ndirectives};
+	fprintf(out, "  module %s { ... }\n", m->name);
+	print_table(out, &t, "  ");
+}
+
+void conf_print_directives(FILE *out)
+{
+	fprintf(out, "Directives (default in brackets):\n");
+	print_table(out, &core_table, "");
+	module_foreach(print_module, out);
 }

@@ -19,6 +19,16 @@ struct conf_words {
 };
 
 enum conf_url_log { CONF_URL_OFF = 0, CONF_URL_HOST, CONF_URL_FULL };
+enum conf_scan_error { CONF_SCAN_ERROR_BLOCK = 0, CONF_SCAN_ERROR_ALLOW };
+
+struct module;
+
+/* A module's settings: its "module NAME { ... }" block, or its defaults. */
+struct conf_module {
+	const struct module *module;
+	void *mconf; /* the module's own struct, conf_size bytes */
+	int line;    /* of the block; 0 when defaults only */
+};
 
 struct conf_service {
 	char *name;       /* the URI path, "/echo" */
@@ -27,7 +37,8 @@ struct conf_service {
 	unsigned long long preview;
 	unsigned long long options_ttl;
 	struct conf_words transfer_preview, transfer_ignore, transfer_complete;
-	char istag[40]; /* quoted, set when the generation is built */
+	unsigned long long on_scan_error; /* enum conf_scan_error */
+	char istag[40];                   /* quoted, set when the generation is built */
 	const char *file;
 	int line;
 };
@@ -45,6 +56,8 @@ struct conf {
 	unsigned long long log_url; /* enum conf_url_log */
 	struct conf_service *services;
 	size_t nservices;
+	struct conf_module *modules;
+	size_t nmodules;
 };
 
 /*
@@ -54,6 +67,9 @@ struct conf {
 struct conf *conf_load(const char *path, FILE *errors);
 
 void conf_free(struct conf *c);
+
+/* The settings of module m, made from its defaults if the file has no block. */
+struct conf_module *conf_module_get(struct conf *c, const struct module *m);
 
 const struct conf_service *conf_service_find(const struct conf *c, const char *name, size_t len);
 

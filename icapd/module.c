@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const struct module *const modules[] = {
-        NULL, /* keeps the table non-empty while no module is compiled in */
+	NULL, /* keeps the table non-empty whatever is compiled in */
 };
 
 const struct module *module_find(const char *name)
@@ -17,4 +17,11 @@ const struct module *module_find(const char *name)
 		if (modules[i] != NULL && strcmp(modules[i]->name, name) == 0)
 			return modules[i];
 	return NULL;
+}
+
+void module_foreach(void (*fn)(const struct module *m, void *arg), void *arg)
+{
+	for (size_t i = 0; i < sizeof(modules) / sizeof(modules[0]); i++)
+		if (modules[i] != NULL)
+			fn(modules[i], arg);
 }
