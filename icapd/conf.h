@@ -51,6 +51,11 @@ struct conf {
 	unsigned long long header_timeout_ms, keepalive_timeout_ms, body_timeout_ms;
 	unsigned long long shutdown_timeout_ms;
 	unsigned long long max_icap_header, max_http_header;
+	unsigned long long body_memory, max_body_size;
+	char *spool_dir;
+	unsigned long long scan_threads;
+	unsigned long long watch_interval_ms;
+	char *block_page;             /* NULL: built-in */
 	char *access_log, *error_log; /* "off", "stderr", "syslog" or a path */
 	bool log_client_address, log_username;
 	unsigned long long log_url; /* enum conf_url_log */

@@ -233,6 +233,12 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	conn_free(c);
 }
 
+/* The transaction's scan ended: let it reply. */
+static void conn_wake(void *arg)
+{
+	conn_process(arg);
+}
+
 /* Runs transactions on the input until one waits; then writes and waits. */
 static void conn_process(struct conn *c)
 {
@@ -259,7 +265,12 @@ static void conn_process(struct conn *c)
 				arm(c, conf->keepalive_timeout_ms);
 				break;
 			}
-			struct txn_peer peer = {.address = c->peer};
+			struct txn_peer peer = {
+			        .address = c->peer,
+			        .workq = c->srv->workq,
+			        .wake = conn_wake,
+			        .wake_arg = c,
+			};
 			c->txn = txn_new(c->srv->gen, &peer);
 			c->head_deadline = false;
 		}
@@ -274,7 +285,10 @@ static void conn_process(struct conn *c)
 				conn_finish(c);
 				return;
 			}
-			if (txn_phase(c->txn) == TXN_PHASE_BODY) {
+			if (txn_phase(c->txn) == TXN_PHASE_WAIT) {
+				/* A scan is bounded by the modules' own limits. */
+				evtimer_del(c->timer);
+			} else if (txn_phase(c->txn) == TXN_PHASE_BODY) {
 				arm(c, conf->body_timeout_ms);
 			} else if (!c->head_deadline) {
 				c->head_deadline = true;

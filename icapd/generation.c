@@ -10,24 +10,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockpage.h"
+#include "module.h"
 #include "netaddr.h"
 
-/* ISTag: a quoted, 26-byte hash of the service's verdict-deciding settings. */
-static void compute_istag(struct conf_service *s)
+/*
+ * ISTag: a quoted 26-byte hash of what decides the service's verdicts: its
+ * methods, its chain, each module's version (signatures, lists, settings)
+ * and its on_scan_error choice.
+ */
+static void compute_istag(struct conf_service *s, const struct gen_chain *chain)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned char h[EVP_MAX_MD_SIZE];
 	unsigned hl = 0;
-	char methods[16];
+	char settings[48];
 
 	if (md == NULL)
 		abort();
-	snprintf(methods, sizeof(methods), "%u", s->methods);
+	snprintf(settings, sizeof(settings), "%u/%llu", s->methods, s->on_scan_error);
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	EVP_DigestUpdate(md, "icapd-istag-1", 14);
-	EVP_DigestUpdate(md, methods, strlen(methods) + 1);
-	for (size_t i = 0; i < s->chain.n; i++)
-		EVP_DigestUpdate(md, s->chain.v[i], strlen(s->chain.v[i]) + 1);
+	EVP_DigestUpdate(md, settings, strlen(settings) + 1);
+	for (size_t i = 0; i < chain->n; i++) {
+		const struct gen_module *gm = chain->mods[i];
+		const char *v = gm->module->version ? gm->module->version(gm->state) : "";
+		EVP_DigestUpdate(md, gm->module->name, strlen(gm->module->name) + 1);
+		EVP_DigestUpdate(md, v, strlen(v) + 1);
+	}
 	EVP_DigestFinal_ex(md, h, &hl);
 	EVP_MD_CTX_free(md);
 
@@ -38,6 +48,94 @@ static void compute_istag(struct conf_service *s)
 		sprintf(p, "%02x", h[i]);
 	*p++ = '"';
 	*p = 0;
+}
+
+static void *old_state(const struct generation *old, const struct module *m)
+{
+	for (size_t i = 0; old != NULL && i < old->nmods; i++)
+		if (old->mods[i].module == m)
+			return old->mods[i].state;
+	return NULL;
+}
+
+static struct gen_module *find_mod(struct generation *g, const struct module *m)
+{
+	for (size_t i = 0; i < g->nmods; i++)
+		if (g->mods[i].module == m)
+			return &g->mods[i];
+	return NULL;
+}
+
+/* Builds the state of every module a chain names, then resolves chains. */
+static int build_modules(struct generation *g, const struct generation *old, FILE *errors)
+{
+	struct conf *c = g->conf;
+	int failed = 0;
+
+	g->chains = calloc(c->nservices ? c->nservices : 1, sizeof(*g->chains));
+	if (g->chains == NULL)
+		abort();
+	for (size_t i = 0; i < c->nservices; i++) {
+		struct conf_service *s = &c->services[i];
+		struct gen_chain *ch = &g->chains[i];
+		ch->mods = calloc(s->chain.n ? s->chain.n : 1, sizeof(*ch->mods));
+		if (ch->mods == NULL)
+			abort();
+		for (size_t k = 0; k < s->chain.n; k++) {
+			const struct module *m = module_find(s->chain.v[k]);
+			struct gen_module *gm = find_mod(g, m);
+			if (gm == NULL) {
+				struct gen_module *v =
+				        realloc(g->mods, (g->nmods + 1) * sizeof(*g->mods));
+				if (v == NULL)
+					abort();
+				g->mods = v;
+				gm = &g->mods[g->nmods];
+				gm->module = m;
+				gm->state = m->build(conf_module_get(c, m)->mconf,
+				                     old_state(old, m), errors);
+				if (gm->state == NULL) {
+					fprintf(errors, "module %s: not loaded\n", m->name);
+					failed = 1;
+					continue;
+				}
+				g->nmods++;
+			}
+			ch->mods[ch->n++] = gm;
+		}
+		if (!failed)
+			compute_istag(s, ch);
+	}
+	return failed ? -1 : 0;
+}
+
+const struct gen_chain *generation_chain(const struct generation *g, const struct conf_service *svc)
+{
+	return &g->chains[svc - g->conf->services];
+}
+
+bool generation_stale(const struct generation *g)
+{
+	for (size_t i = 0; i < g->nmods; i++) {
+		const struct gen_module *gm = &g->mods[i];
+		if (gm->module->stale != NULL && gm->module->stale(gm->state))
+			return true;
+	}
+	return false;
+}
+
+static void generation_free(struct generation *g)
+{
+	for (size_t i = 0; i < g->nmods; i++)
+		g->mods[i].module->unref(g->mods[i].state);
+	free(g->mods);
+	for (size_t i = 0; g->chains != NULL && i < g->conf->nservices; i++)
+		free(g->chains[i].mods);
+	free(g->chains);
+	blockpage_free(g->blockpage);
+	conf_free(g->conf);
+	g->magic = 0;
+	free(g);
 }
 
 static int apply_overrides(struct conf *c, const struct generation_overrides *ov, FILE *errors)
@@ -66,7 +164,7 @@ static int apply_overrides(struct conf *c, const struct generation_overrides *ov
 }
 
 struct generation *generation_build(const char *path, const struct generation_overrides *ov,
-                                    uint64_t serial, FILE *errors)
+                                    const struct generation *old, uint64_t serial, FILE *errors)
 {
 	struct conf *c = conf_load(path, errors);
 	if (c == NULL)
@@ -75,9 +173,6 @@ struct generation *generation_build(const char *path, const struct generation_ov
 		conf_free(c);
 		return NULL;
 	}
-	for (size_t i = 0; i < c->nservices; i++)
-		compute_istag(&c->services[i]);
-
 	struct generation *g = calloc(1, sizeof(*g));
 	if (g == NULL)
 		abort();
@@ -85,6 +180,11 @@ struct generation *generation_build(const char *path, const struct generation_ov
 	atomic_init(&g->refs, 1);
 	g->serial = serial;
 	g->conf = c;
+	g->blockpage = c->block_page ? blockpage_load(c->block_page, errors) : blockpage_default();
+	if (g->blockpage == NULL || build_modules(g, old, errors) < 0) {
+		generation_free(g);
+		return NULL;
+	}
 	return g;
 }
 
@@ -102,7 +202,5 @@ void generation_unref(struct generation *g)
 	assert(g->magic == GENERATION_MAGIC);
 	if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	conf_free(g->conf);
-	g->magic = 0;
-	free(g);
+	generation_free(g);
 }

@@ -9,6 +9,7 @@
 #define ICAPD_GENERATION_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -16,11 +17,29 @@
 
 #define GENERATION_MAGIC 0x47454e31u
 
+struct module;
+
+/* One module's state in a generation (shared with others when unchanged). */
+struct gen_module {
+	const struct module *module;
+	void *state;
+};
+
+/* A service's chain, resolved to module states. */
+struct gen_chain {
+	const struct gen_module **mods;
+	size_t n;
+};
+
 struct generation {
 	unsigned magic;
 	atomic_uint refs;
 	uint64_t serial;
 	struct conf *conf;
+	struct gen_module *mods; /* every module a chain uses */
+	size_t nmods;
+	struct gen_chain *chains; /* parallel to conf->services */
+	struct blockpage *blockpage;
 };
 
 /* Command-line settings that override the file, kept across reloads. */
@@ -30,11 +49,20 @@ struct generation_overrides {
 };
 
 /*
- * Builds a generation from the file at path. Errors go to errors with
- * file:line; returns NULL if there were any. Safe to call off the event loop.
+ * Builds a generation from the file at path. Module states of old (the
+ * running generation, or NULL) whose inputs did not change are reused, not
+ * rebuilt. Errors go to errors with file:line; returns NULL if there were
+ * any. Safe to call off the event loop.
  */
 struct generation *generation_build(const char *path, const struct generation_overrides *ov,
-                                    uint64_t serial, FILE *errors);
+                                    const struct generation *old, uint64_t serial, FILE *errors);
+
+/* The chain of the service svc (which belongs to g->conf). */
+const struct gen_chain *generation_chain(const struct generation *g,
+                                         const struct conf_service *svc);
+
+/* True if any module's inputs changed on disk since g was built. */
+bool generation_stale(const struct generation *g);
 
 struct generation *generation_ref(struct generation *g);
 void generation_unref(struct generation *g);

@@ -24,6 +24,8 @@ struct access_record {
 	const char *client; /* NULL unless log_client_address on */
 	const char *user;   /* NULL unless log_username on */
 	const char *url;    /* NULL unless log_url host or full */
+	const char *module; /* the module that decided, or NULL */
+	const char *reason; /* its reason (a threat name, a limit), or NULL */
 };
 
 /*

@@ -22,7 +22,9 @@
 #include "listener.h"
 #include "log.h"
 #include "reload.h"
+#include "scan_cli.h"
 #include "server.h"
+#include "workq.h"
 
 #ifndef ICAPD_SYSCONFDIR
 #define ICAPD_SYSCONFDIR "/etc"
@@ -31,16 +33,20 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: icapd [-f] [-t] [-c FILE] [-l ADDR:PORT] [-a ADDR:PORT]\n"
-	             "  -c FILE       configuration file (default " DEFAULT_CONF ")\n"
-	             "  -f            stay in the foreground (for systemd and make run)\n"
-	             "  -t            check the configuration, report every error, exit\n"
-	             "  -l ADDR:PORT  listen here instead of the file's \"listen\"\n"
-	             "  -a ADDR:PORT  admin listener (/metrics, /healthz) here\n"
-	             "  -V            version\n"
-	             "  -h            this help and the list of directives\n"
-	             "Signals: HUP reloads the configuration, TERM stops gracefully,\n"
-	             "USR1 reopens log files.\n\n");
+	fprintf(out,
+	        "usage: icapd [-f] [-t] [-c FILE] [-l ADDR:PORT] [-a ADDR:PORT]\n"
+	        "       icapd --scan FILE [-c FILE] [--service /respmod] [--header 'N: v']...\n"
+	        "  -c FILE       configuration file (default " DEFAULT_CONF ")\n"
+	        "  -f            stay in the foreground (for systemd and make run)\n"
+	        "  -t            check the configuration, report every error, exit\n"
+	        "  -l ADDR:PORT  listen here instead of the file's \"listen\"\n"
+	        "  -a ADDR:PORT  admin listener (/metrics, /healthz) here\n"
+	        "  -V            version\n"
+	        "  -h            this help and the list of directives\n"
+	        "  --scan FILE   run a service's modules on FILE as a message body; prints\n"
+	        "                \"clean\" (exit 0) or \"block MODULE REASON\" (exit 1); 2: error\n"
+	        "Signals: HUP reloads the configuration, TERM stops gracefully,\n"
+	        "USR1 reopens log files.\n\n");
 }
 
 void server_update_accepting(struct server *s)
@@ -117,9 +123,21 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/* New signatures or lists on disk: reload, as SIGHUP would. */
+static void watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	(void)fd;
+	(void)what;
+	if (!s->stopping && generation_stale(s->gen)) {
+		log_info("module inputs changed on disk");
+		reload_start(s);
+	}
+}
+
 static int check_config(const char *path, const struct generation_overrides *ov)
 {
-	struct generation *g = generation_build(path, ov, 0, stderr);
+	struct generation *g = generation_build(path, ov, NULL, 0, stderr);
 	if (g == NULL)
 		return 1;
 	printf("%s: configuration ok (%zu services)\n", g->conf->path, g->conf->nservices);
@@ -151,7 +169,17 @@ int main(int argc, char **argv)
 	bool foreground = false, test_only = false;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "c:fl:a:tVh")) != -1) {
+	static const struct option longopts[] = {
+	        {"scan", required_argument, NULL, 'S'},
+	        {"service", required_argument, NULL, 's'},
+	        {"header", required_argument, NULL, 'H'},
+	        {NULL, 0, NULL, 0},
+	};
+	const char *scan_file = NULL, *scan_service = "/respmod";
+	char *headers[64];
+	size_t nheaders = 0;
+
+	while ((opt = getopt_long(argc, argv, "c:fl:a:tVh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			conf_path = optarg;
@@ -172,6 +200,19 @@ int main(int argc, char **argv)
 			printf("icapd %s (libevent %s, %s)\n", ICAPD_VERSION, event_get_version(),
 			       OpenSSL_version(OPENSSL_VERSION));
 			return 0;
+		case 'S':
+			scan_file = optarg;
+			break;
+		case 's':
+			scan_service = optarg;
+			break;
+		case 'H':
+			if (nheaders == sizeof(headers) / sizeof(headers[0])) {
+				fprintf(stderr, "icapd: too many --header options\n");
+				return 2;
+			}
+			headers[nheaders++] = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			conf_print_directives(stdout);
@@ -187,9 +228,11 @@ int main(int argc, char **argv)
 	}
 	if (test_only)
 		return check_config(conf_path, &s.overrides);
+	if (scan_file != NULL)
+		return scan_cli(conf_path, scan_service, scan_file, headers, nheaders);
 
 	signal(SIGPIPE, SIG_IGN);
-	s.gen = generation_build(conf_path, &s.overrides, 1, stderr);
+	s.gen = generation_build(conf_path, &s.overrides, NULL, 1, stderr);
 	if (s.gen == NULL)
 		return 1;
 	/* Absolute, so reloads work after chdir; a copy, as generations come and go. */
@@ -206,6 +249,11 @@ int main(int argc, char **argv)
 	s.base = event_base_new();
 	if (s.base == NULL) {
 		log_error("cannot create the event loop");
+		return 1;
+	}
+	s.workq = workq_new(s.base, (unsigned)s.gen->conf->scan_threads);
+	if (s.workq == NULL) {
+		log_error("cannot start the scan threads");
 		return 1;
 	}
 	if (listener_open_all(&s) < 0)
@@ -226,11 +274,20 @@ int main(int argc, char **argv)
 		sigev[i] = evsignal_new(s.base, sigs[i], signal_cb, &s);
 		evsignal_add(sigev[i], NULL);
 	}
-	log_info("icapd %s started, %zu services", ICAPD_VERSION, s.gen->conf->nservices);
+	s.watch = event_new(s.base, -1, EV_PERSIST, watch_cb, &s);
+	if (s.gen->conf->watch_interval_ms > 0) {
+		unsigned long long ms = s.gen->conf->watch_interval_ms;
+		struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+		evtimer_add(s.watch, &tv);
+	}
+	log_info("icapd %s started, %zu services, %u scan threads", ICAPD_VERSION,
+	         s.gen->conf->nservices, workq_threads(s.workq));
 	event_base_dispatch(s.base);
 
 	log_info("stopped");
 	conn_close_all(&s);
+	workq_free(s.workq);
+	event_free(s.watch);
 	reload_cleanup(&s);
 	listener_close_all(&s);
 	admin_close(&s);

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 static const int statuses[] = {100, 200, 204, 400, 404, 405, 408, 500, 501, 503, 505};
 #define NSTATUS  (sizeof(statuses) / sizeof(statuses[0]))
@@ -25,6 +26,16 @@ static atomic_ullong bytes_received, bytes_sent;
 static atomic_llong connections;
 static atomic_ullong connections_total;
 static atomic_ullong reloads_ok, reloads_failed;
+
+/* Scans by deciding module and outcome; a few modules exist, so a small
+ * table found by name (names are static strings of the module table). */
+#define MAX_SCAN_MODULES 8
+static const char *const outcome_names[] = {"clean", "blocked", "error-blocked", "error-allowed"};
+static struct {
+	_Atomic(const char *) module;
+	atomic_ullong n[4];
+} scans[MAX_SCAN_MODULES];
+static atomic_ullong scan_buckets[NBUCKETS + 1], scan_sum_us, scan_count;
 
 #define ADD(var, n) atomic_fetch_add_explicit(&(var), (n), memory_order_relaxed)
 #define GET(var)    atomic_load_explicit(&(var), memory_order_relaxed)
@@ -47,6 +58,31 @@ void metrics_request(enum icap_method m, int status, uint64_t duration_us, uint6
 	ADD(latency_count, 1);
 	ADD(bytes_received, bytes_in);
 	ADD(bytes_sent, bytes_out);
+}
+
+void metrics_scan(const char *module, int kind, bool blocked, uint64_t duration_us)
+{
+	int outcome = kind == 0 ? 0 : kind == 1 ? 1 : blocked ? 2 : 3;
+	const char *name = module ? module : "all";
+	for (size_t i = 0; i < MAX_SCAN_MODULES; i++) {
+		const char *cur = atomic_load(&scans[i].module);
+		if (cur == NULL) {
+			const char *expected = NULL;
+			if (!atomic_compare_exchange_strong(&scans[i].module, &expected, name) &&
+			    strcmp(expected, name) != 0)
+				continue;
+		} else if (strcmp(cur, name) != 0) {
+			continue;
+		}
+		ADD(scans[i].n[outcome], 1);
+		break;
+	}
+	size_t b = 0;
+	while (b < NBUCKETS && duration_us > bucket_us[b])
+		b++;
+	ADD(scan_buckets[b], 1);
+	ADD(scan_sum_us, duration_us);
+	ADD(scan_count, 1);
 }
 
 void metrics_connection(int delta)
@@ -99,6 +135,31 @@ void metrics_render(struct evbuffer *out)
 	                    "icapd_request_duration_seconds_sum %.6f\n"
 	                    "icapd_request_duration_seconds_count %llu\n",
 	                    cum, (double)GET(latency_sum_us) / 1e6, GET(latency_count));
+	evbuffer_add_printf(out, "# HELP icapd_scans_total Bodies judged, by the module that "
+	                         "decided (all: every module passed) and outcome.\n"
+	                         "# TYPE icapd_scans_total counter\n");
+	for (size_t i = 0; i < MAX_SCAN_MODULES; i++) {
+		const char *m = atomic_load(&scans[i].module);
+		for (int o = 0; m != NULL && o < 4; o++)
+			evbuffer_add_printf(
+			        out, "icapd_scans_total{module=\"%s\",outcome=\"%s\"} %llu\n", m,
+			        outcome_names[o], GET(scans[i].n[o]));
+	}
+	evbuffer_add_printf(out, "# HELP icapd_scan_duration_seconds Time a body spent with "
+	                         "the modules on a scan thread.\n"
+	                         "# TYPE icapd_scan_duration_seconds histogram\n");
+	cum = 0;
+	for (size_t b = 0; b < NBUCKETS; b++) {
+		cum += GET(scan_buckets[b]);
+		evbuffer_add_printf(out, "icapd_scan_duration_seconds_bucket{le=\"%g\"} %llu\n",
+		                    (double)bucket_us[b] / 1e6, cum);
+	}
+	cum += GET(scan_buckets[NBUCKETS]);
+	evbuffer_add_printf(out,
+	                    "icapd_scan_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+	                    "icapd_scan_duration_seconds_sum %.6f\n"
+	                    "icapd_scan_duration_seconds_count %llu\n",
+	                    cum, (double)GET(scan_sum_us) / 1e6, GET(scan_count));
 	evbuffer_add_printf(out,
 	                    "# HELP icapd_bytes_received_total ICAP bytes read from clients.\n"
 	                    "# TYPE icapd_bytes_received_total counter\n"

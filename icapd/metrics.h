@@ -17,6 +17,10 @@ void metrics_request(enum icap_method m, int status, uint64_t duration_us, uint6
 void metrics_connection(int delta);
 void metrics_reload(bool ok);
 
+/* A scan finished: module that decided (NULL: all passed), verdict kind
+ * (enum verdict_kind), whether the message was blocked, time on the thread. */
+void metrics_scan(const char *module, int kind, bool blocked, uint64_t duration_us);
+
 /* Appends the whole exposition to out. */
 void metrics_render(struct evbuffer *out);
 

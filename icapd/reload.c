@@ -30,8 +30,8 @@ static void *build(void *arg)
 	if (errs == NULL) {
 		r->result = NULL;
 	} else {
-		r->result =
-		        generation_build(r->srv->conf_path, &r->srv->overrides, r->serial, errs);
+		r->result = generation_build(r->srv->conf_path, &r->srv->overrides, r->srv->gen,
+		                             r->serial, errs);
 		fclose(errs);
 	}
 	event_active(r->done, EV_READ, 0);

@@ -17,6 +17,7 @@
  * request is read and dropped. Any other error closes it.
  */
 #include "txn.h"
+#include "txn_impl.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -31,50 +32,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "reply.h"
-
-#define TXN_MAGIC 0x54584e31u
-
-/* Longest client address, user name or URL kept for the access log. */
-#define LOG_FIELD_MAX 1024
-
-/* Largest Preview value a client may announce. */
-#define PREVIEW_MAX (1ULL << 30)
-
-enum txn_state { TS_HEAD, TS_HTTP_HEADERS, TS_BODY, TS_DONE };
-
-enum body_action {
-	BODY_DROP, /* read and discard */
-	BODY_ECHO, /* copy each chunk to the reply as it arrives */
-};
-
-enum end_action {
-	END_NOTHING,
-	END_REPLY_204,
-};
-
-struct txn {
-	unsigned magic;
-	struct generation *gen;
-	const struct conf_service *svc;
-	enum icap_method method;
-	enum txn_state state;
-	size_t head_scanned; /* input already searched for the end of the head */
-	struct encap enc;
-	bool allow204;
-	bool preview;
-	long long preview_left; /* preview bytes the client may still send; -1: no preview */
-	bool close;             /* Connection: close */
-	bool error_replied;     /* an in-sync error was sent; drop the rest */
-	enum body_action body_action;
-	enum end_action end_action;
-	struct chunked ck;
-	int status; /* 0 until the reply starts */
-	const char *verdict;
-	uint64_t bytes_in, bytes_out;
-	uint64_t start_us;
-	const char *peer;
-	char *client, *user, *url;
-};
 
 static uint64_t now_us(void)
 {
@@ -93,19 +50,19 @@ struct txn *txn_new(struct generation *gen, const struct txn_peer *peer)
 	t->state = TS_HEAD;
 	t->verdict = "none";
 	t->start_us = now_us();
-	t->peer = peer->address;
+	t->peer = *peer;
 	return t;
 }
 
-static const char *istag(const struct txn *t)
+const char *txn_istag(const struct txn *t)
 {
 	return t->svc ? t->svc->istag : NULL;
 }
 
 /* An error that leaves the stream out of sync: reply and close. */
-static enum txn_result fail(struct txn *t, struct evbuffer *out, int status)
+enum txn_result txn_fail(struct txn *t, struct evbuffer *out, int status)
 {
-	reply_error(out, status, istag(t), true);
+	reply_error(out, status, txn_istag(t), true);
 	t->status = status;
 	t->verdict = "error";
 	t->state = TS_DONE;
@@ -131,7 +88,7 @@ static void capture_log_fields(struct txn *t, const struct icap_request *req)
 	if (c->log_client_address) {
 		h = hdr_find(req->hdrs, req->nhdrs, "X-Client-IP");
 		t->client = h ? copy_field(h->value, h->value_len)
-		              : copy_field(t->peer, strlen(t->peer));
+		              : copy_field(t->peer.address, strlen(t->peer.address));
 	}
 	if (c->log_username) {
 		h = hdr_find(req->hdrs, req->nhdrs, "X-Client-Username");
@@ -240,22 +197,22 @@ static enum txn_result read_head(struct txn *t, struct evbuffer *in, struct evbu
 	if (end.pos < 0) {
 		/* A head ended by bare LFs would otherwise wait for the timeout. */
 		if (len > c->max_icap_header || evbuffer_search(in, "\n\n", 2, &from).pos >= 0)
-			return fail(t, out, 400);
+			return txn_fail(t, out, 400);
 		t->head_scanned = len;
 		return TXN_MORE;
 	}
 	size_t head_len = (size_t)end.pos + 4;
 	if (head_len > c->max_icap_header)
-		return fail(t, out, 400);
+		return txn_fail(t, out, 400);
 
 	const char *head = (const char *)evbuffer_pullup(in, (ev_ssize_t)head_len);
 	struct icap_request req;
 	if (icap_parse_request(head, head_len, &req) != (long)head_len)
-		return fail(t, out, 400);
+		return txn_fail(t, out, 400);
 	t->svc = conf_service_find(c, req.service, req.service_len);
 	int status = check_head(t, &req);
 	if (status != 0)
-		return fail(t, out, status);
+		return txn_fail(t, out, status);
 	capture_log_fields(t, &req);
 	evbuffer_drain(in, head_len);
 
@@ -265,7 +222,7 @@ static enum txn_result read_head(struct txn *t, struct evbuffer *in, struct evbu
 	else if (t->method != ICAP_METHOD_OPTIONS && !(t->svc->methods & 1u << t->method))
 		status = 405;
 	if (status != 0) {
-		reply_error(out, status, istag(t), t->close);
+		reply_error(out, status, txn_istag(t), t->close);
 		t->status = status;
 		t->verdict = "error";
 		t->error_replied = true;
@@ -273,42 +230,50 @@ static enum txn_result read_head(struct txn *t, struct evbuffer *in, struct evbu
 	return TXN_MORE;
 }
 
-/* Starts a 200 that echoes the encapsulated message: head, then its headers. */
-static void echo_head(struct txn *t, struct evbuffer *in, struct evbuffer *out)
+void txn_echo_start(struct txn *t, struct evbuffer *out, const char *block, size_t len)
 {
 	bool req = t->method == ICAP_METHOD_REQMOD;
-	size_t off = req ? t->enc.req_hdr_off : t->enc.res_hdr_off;
-	size_t len = req ? t->enc.req_hdr_len : t->enc.res_hdr_len;
 	const char *body = t->enc.body == ENCAP_NULL_BODY ? "null-body"
 	                   : req                          ? "req-body"
 	                                                  : "res-body";
 
-	reply_start(out, 200, istag(t), t->close);
+	reply_start(out, 200, txn_istag(t), t->close);
 	if (len > 0)
 		evbuffer_add_printf(out, "Encapsulated: %s=0, %s=%zu\r\n\r\n",
 		                    req ? "req-hdr" : "res-hdr", body, len);
 	else
 		evbuffer_add_printf(out, "Encapsulated: %s=0\r\n\r\n", body);
-	evbuffer_drain(in, off);
-	evbuffer_remove_buffer(in, out, len);
-	evbuffer_drain(in, t->enc.body_off - off - len);
+	evbuffer_add(out, block, len);
 	t->status = 200;
 }
 
-static void reply_204(struct txn *t, struct evbuffer *out)
+/* Starts a 200 that echoes the message from the input: its header block,
+ * then (by the caller) its body as it arrives. */
+static void echo_head(struct txn *t, struct evbuffer *in, struct evbuffer *out)
 {
-	reply_start(out, 204, istag(t), t->close);
+	bool req = t->method == ICAP_METHOD_REQMOD;
+	size_t off = req ? t->enc.req_hdr_off : t->enc.res_hdr_off;
+	size_t len = req ? t->enc.req_hdr_len : t->enc.res_hdr_len;
+	const char *heads = (const char *)evbuffer_pullup(in, (ev_ssize_t)t->enc.body_off);
+
+	txn_echo_start(t, out, heads + off, len);
+	evbuffer_drain(in, t->enc.body_off);
+}
+
+void txn_reply_204(struct txn *t, struct evbuffer *out)
+{
+	reply_start(out, 204, txn_istag(t), t->close);
 	evbuffer_add(out, "Encapsulated: null-body=0\r\n\r\n", 29);
 	t->status = 204;
 }
 
-static enum txn_result finish(struct txn *t)
+enum txn_result txn_finish(struct txn *t)
 {
 	t->state = TS_DONE;
 	return t->close ? TXN_CLOSE : TXN_DONE;
 }
 
-static enum txn_result start_body(struct txn *t, enum body_action b, enum end_action e)
+enum txn_result txn_start_body(struct txn *t, enum body_action b, enum end_action e)
 {
 	chunked_init(&t->ck);
 	t->ck.stop_at_trailers = b == BODY_ECHO;
@@ -329,7 +294,7 @@ static enum txn_result read_http_headers(struct txn *t, struct evbuffer *in, str
 		return TXN_MORE;
 	if (t->error_replied) {
 		evbuffer_drain(in, need);
-		return has_body ? start_body(t, BODY_DROP, END_NOTHING) : finish(t);
+		return has_body ? txn_start_body(t, BODY_DROP, END_NOTHING) : txn_finish(t);
 	}
 	if (need > 0) {
 		const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)need);
@@ -337,12 +302,12 @@ static enum txn_result read_http_headers(struct txn *t, struct evbuffer *in, str
 		if (t->enc.req_hdr_len > 0) {
 			if (http_parse_request_block(p + t->enc.req_hdr_off, t->enc.req_hdr_len,
 			                             &h) < 0)
-				return fail(t, out, 400);
+				return txn_fail(t, out, 400);
 			capture_url(t, &h);
 		}
 		if (t->enc.res_hdr_len > 0 &&
 		    http_parse_response_block(p + t->enc.res_hdr_off, t->enc.res_hdr_len, &h) < 0)
-			return fail(t, out, 400);
+			return txn_fail(t, out, 400);
 	}
 
 	if (t->method == ICAP_METHOD_OPTIONS) {
@@ -350,26 +315,32 @@ static enum txn_result read_http_headers(struct txn *t, struct evbuffer *in, str
 		t->status = 200;
 		t->verdict = "options";
 		evbuffer_drain(in, need);
-		return has_body ? start_body(t, BODY_DROP, END_NOTHING) : finish(t);
+		return has_body ? txn_start_body(t, BODY_DROP, END_NOTHING) : txn_finish(t);
 	}
 
-	/* An empty chain judges nothing: every message passes unchanged. */
+	if (has_body && txn_scan_begin(t, (const char *)evbuffer_pullup(in, (ev_ssize_t)need))) {
+		/* The modules judge the whole body before any reply. */
+		evbuffer_drain(in, need);
+		return txn_start_body(t, BODY_STORE, END_SCAN);
+	}
+
+	/* Nothing judges this message: it passes unchanged. */
 	t->verdict = "unchanged";
 	if (!has_body) {
 		if (t->allow204) {
 			evbuffer_drain(in, need);
-			reply_204(t, out);
+			txn_reply_204(t, out);
 		} else {
 			echo_head(t, in, out);
 		}
-		return finish(t);
+		return txn_finish(t);
 	}
 	if (t->preview || t->allow204) {
 		evbuffer_drain(in, need);
-		return start_body(t, BODY_DROP, END_REPLY_204);
+		return txn_start_body(t, BODY_DROP, END_REPLY_204);
 	}
 	echo_head(t, in, out);
-	return start_body(t, BODY_ECHO, END_NOTHING);
+	return txn_start_body(t, BODY_ECHO, END_NOTHING);
 }
 
 static enum txn_result read_body(struct txn *t, struct evbuffer *in, struct evbuffer *out)
@@ -387,6 +358,11 @@ static enum txn_result read_body(struct txn *t, struct evbuffer *in, struct evbu
 				evbuffer_add_printf(out, "%zx\r\n", n);
 				evbuffer_remove_buffer(in, out, n);
 				evbuffer_add(out, "\r\n", 2);
+			} else if (t->body_action == BODY_STORE) {
+				if (body_append(t->scan->body, in, n) == BODY_IO_ERROR) {
+					log_error("spool: cannot keep a body; answering 500");
+					return txn_fail(t, out, 500);
+				}
 			} else {
 				evbuffer_drain(in, n);
 			}
@@ -414,10 +390,10 @@ static enum txn_result read_body(struct txn *t, struct evbuffer *in, struct evbu
 		/* A client sends at most the Preview bytes it announced (section 4.5). */
 		if (t->preview_left >= 0 && t->status == 0 &&
 		    chunked_pending(&t->ck) > (uint64_t)t->preview_left)
-			return fail(t, out, 400);
+			return txn_fail(t, out, 400);
 		if (st == CHUNKED_ERROR) {
 			if (t->status == 0)
-				return fail(t, out, 400);
+				return txn_fail(t, out, 400);
 			/* The reply has started: all we can do is cut it short. */
 			t->verdict = "truncated";
 			t->state = TS_DONE;
@@ -425,9 +401,11 @@ static enum txn_result read_body(struct txn *t, struct evbuffer *in, struct evbu
 		}
 		if (st != CHUNKED_END)
 			continue;
+		if (t->end_action == END_SCAN)
+			return txn_scan_body_end(t, out);
 		if (t->end_action == END_REPLY_204)
-			reply_204(t, out);
-		return finish(t);
+			txn_reply_204(t, out);
+		return txn_finish(t);
 	}
 }
 
@@ -447,6 +425,14 @@ enum txn_result txn_step(struct txn *t, struct evbuffer *in, struct evbuffer *ou
 		case TS_BODY:
 			r = read_body(t, in, out);
 			break;
+		case TS_SCAN:
+			return TXN_MORE;
+		case TS_VERDICT:
+			r = txn_scan_reply(t, out);
+			break;
+		case TS_SEND:
+			r = txn_scan_send(t, out);
+			break;
 		default:
 			return t->close ? TXN_CLOSE : TXN_DONE;
 		}
@@ -457,7 +443,15 @@ enum txn_result txn_step(struct txn *t, struct evbuffer *in, struct evbuffer *ou
 
 enum txn_phase txn_phase(const struct txn *t)
 {
-	return t->state == TS_BODY ? TXN_PHASE_BODY : TXN_PHASE_HEAD;
+	switch (t->state) {
+	case TS_HEAD:
+	case TS_HTTP_HEADERS:
+		return TXN_PHASE_HEAD;
+	case TS_SCAN:
+		return TXN_PHASE_WAIT;
+	default:
+		return TXN_PHASE_BODY;
+	}
 }
 
 bool txn_timeout(struct txn *t, struct evbuffer *out)
@@ -465,7 +459,7 @@ bool txn_timeout(struct txn *t, struct evbuffer *out)
 	t->verdict = "timeout";
 	if (t->status != 0)
 		return false;
-	reply_error(out, 408, istag(t), true);
+	reply_error(out, 408, txn_istag(t), true);
 	t->status = 408;
 	return true;
 }
@@ -495,11 +489,17 @@ void txn_free(struct txn *t)
 		        .client = t->client,
 		        .user = t->user,
 		        .url = t->url,
+		        .module = t->module,
+		        .reason = t->reason[0] ? t->reason : NULL,
 		};
 		log_access(&r);
 	}
 	if (t->status != 0)
 		metrics_request(t->method, t->status, us, t->bytes_in, t->bytes_out);
+	if (t->scan != NULL && t->state == TS_SCAN)
+		scan_detach(t->scan); /* the scan thread still reads it */
+	else
+		scan_free(t->scan);
 	generation_unref(t->gen);
 	free(t->client);
 	free(t->user);

@@ -23,13 +23,23 @@ enum txn_result {
 };
 
 /* What the connection's timer should guard while this transaction runs. */
-enum txn_phase { TXN_PHASE_HEAD, TXN_PHASE_BODY };
+enum txn_phase {
+	TXN_PHASE_HEAD, /* header_timeout */
+	TXN_PHASE_BODY, /* body_timeout */
+	TXN_PHASE_WAIT, /* waiting for a scan: bounded by the modules' own limits */
+};
 
 /* Limits on the output held for a slow reader before input is paused. */
 #define TXN_OUTPUT_HIGH (256 * 1024)
 
+struct workq;
+
+/* What a transaction gets from its connection. */
 struct txn_peer {
-	const char *address; /* textual peer address, for logging when enabled */
+	const char *address;  /* textual peer address, for logging when enabled */
+	struct workq *workq;  /* the scan threads */
+	void (*wake)(void *); /* the transaction can go on (its scan ended) */
+	void *wake_arg;
 };
 
 struct txn *txn_new(struct generation *gen, const struct txn_peer *peer);

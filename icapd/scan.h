@@ -1,0 +1,57 @@
+/*
+ * scan: one message's trip through a service's body modules. A scan owns
+ * what the modules read (a copy of the encapsulated HTTP heads and the body
+ * store), so a connection that goes away mid-scan only detaches from it: the
+ * scan thread finishes with everything it needs still alive, and the
+ * completion frees it.
+ */
+#ifndef ICAPD_SCAN_H
+#define ICAPD_SCAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "body.h"
+#include "encap.h"
+#include "generation.h"
+#include "module.h"
+#include "workq.h"
+
+struct scan {
+	struct workq_job job;
+	struct generation *gen;
+	const struct conf_service *svc;
+	const struct gen_chain *chain;
+	char *heads; /* copy of the encapsulated HTTP header blocks */
+	struct http_head *req_head, *res_head;
+	struct module_msg msg;
+	struct body *body;
+	struct verdict verdict; /* the merged verdict, once done */
+	uint64_t duration_us;
+	void (*done)(void *arg); /* on the loop, unless detached */
+	void *arg;
+	bool detached;
+};
+
+/*
+ * Prepares a scan of a message of service svc under generation g: copies the
+ * header blocks heads[0..len) described by enc and parses them. Returns NULL
+ * (and sets *skip to why, for the log) when no module of the chain wants
+ * this body, so that the message passes as it is.
+ */
+struct scan *scan_prepare(struct generation *g, const struct conf_service *svc,
+                          enum icap_method method, const struct encap *enc, const char *heads,
+                          const char **skip);
+
+/* Runs the modules on the complete body on a scan thread; done(arg) follows. */
+void scan_submit(struct scan *s, struct workq *q, void (*done)(void *arg), void *arg);
+
+/* Runs the modules on the complete body now, on this thread (icapd --scan). */
+void scan_run_now(struct scan *s);
+
+/* The transaction is gone: a running scan frees itself when it ends. */
+void scan_detach(struct scan *s);
+
+void scan_free(struct scan *s);
+
+#endif

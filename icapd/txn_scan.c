@@ -1,0 +1,192 @@
+/*
+ * txn_scan: the part of a transaction that holds a body for the modules.
+ *
+ * The body goes into the scan's store while it arrives (after a preview, a
+ * 100 Continue asks for the rest); once complete it goes to the scan
+ * threads, and the connection waits. With the verdict in:
+ *   pass   204 if the client allowed it (Allow: 204, or still inside a
+ *          preview), else 200 with the message sent back from the store
+ *   block  200 with a 403 block page and X-Infection-Found /
+ *          X-Violations-Found / X-Virus-ID headers
+ *   error  (a limit, an encrypted archive, an engine failure) as the
+ *          service's on_scan_error says: block (the default) or pass
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "blockpage.h"
+#include "log.h"
+#include "metrics.h"
+#include "reply.h"
+#include "txn_impl.h"
+
+/* Bytes of a held body copied to the output per step. */
+#define SEND_STEP (256 * 1024)
+
+bool txn_scan_begin(struct txn *t, const char *heads)
+{
+	const struct conf *c = t->gen->conf;
+	const char *skip = NULL;
+
+	t->scan = scan_prepare(t->gen, t->svc, t->method, &t->enc, heads, &skip);
+	if (t->scan == NULL) {
+		if (skip != NULL && strcmp(skip, "empty chain") != 0)
+			snprintf(t->reason, sizeof(t->reason), "not scanned: %s", skip);
+		return false;
+	}
+	struct body_limits lim = {
+	        .memory = c->body_memory,
+	        .max_size = c->max_body_size,
+	        .spool_dir = c->spool_dir,
+	};
+	t->scan->body = body_new(&lim);
+	if (t->scan->body == NULL)
+		abort();
+	return true;
+}
+
+static void scan_done(void *arg)
+{
+	struct txn *t = arg;
+	t->state = TS_VERDICT;
+	t->peer.wake(t->peer.wake_arg);
+}
+
+enum txn_result txn_scan_body_end(struct txn *t, struct evbuffer *out)
+{
+	if (t->preview && !t->ck.ieof && !t->continued) {
+		/* The preview was not the whole body: ask for the rest. */
+		reply_start(out, 100, txn_istag(t), false);
+		evbuffer_add(out, "\r\n", 2);
+		t->continued = true;
+		t->preview_left = -1;
+		chunked_init(&t->ck);
+		return TXN_MORE;
+	}
+	body_finish(t->scan->body);
+	t->state = TS_SCAN;
+	scan_submit(t->scan, t->peer.workq, scan_done, t);
+	return TXN_MORE;
+}
+
+/* A NUL-terminated copy of the request target, for the block page. */
+static char *request_url(const struct scan *s)
+{
+	if (s->req_head == NULL)
+		return NULL;
+	size_t n = s->req_head->target_len < 4096 ? s->req_head->target_len : 4096;
+	return strndup(s->req_head->target, n);
+}
+
+static enum txn_result reply_block(struct txn *t, struct evbuffer *out, const struct verdict *v)
+{
+	struct evbuffer *head = evbuffer_new(), *page = evbuffer_new();
+	char reason[320], when[64], id[32];
+	char *url = request_url(t->scan);
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (head == NULL || page == NULL)
+		abort();
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	snprintf(id, sizeof(id), "%llx-%llx", (unsigned long long)t->gen->serial,
+	         (unsigned long long)t->start_us);
+	if (v->kind == VERDICT_BLOCK)
+		snprintf(reason, sizeof(reason), "%s: %s", v->is_threat ? "Virus found" : "Blocked",
+		         v->reason);
+	else
+		snprintf(reason, sizeof(reason), "Could not be checked: %s", v->reason);
+	struct blockpage_vars vars = {
+	        .url = url,
+	        .reason = reason,
+	        .module = v->module,
+	        .service = t->svc->name,
+	        .time = when,
+	        .id = id,
+	};
+	const struct http_head *rh = t->scan->res_head ? t->scan->res_head : t->scan->req_head;
+	if (blockpage_render_http(t->gen->blockpage, &vars, rh ? rh->version_minor : 1, head,
+	                          page) < 0)
+		abort();
+	struct blockpage_verdict bv = {
+	        .threat = v->kind == VERDICT_BLOCK && v->is_threat ? v->reason : NULL,
+	        .module = v->module,
+	        .category = v->kind == VERDICT_BLOCK ? (v->is_threat ? NULL : v->reason)
+	                                             : "not-scanned",
+	        .object = url,
+	};
+	reply_start(out, 200, txn_istag(t), t->close);
+	blockpage_icap_headers(out, &bv);
+	evbuffer_add_printf(out, "Encapsulated: res-hdr=0, res-body=%zu\r\n\r\n",
+	                    evbuffer_get_length(head));
+	evbuffer_add_buffer(out, head);
+	evbuffer_add_printf(out, "%zx\r\n", evbuffer_get_length(page));
+	evbuffer_add_buffer(out, page);
+	evbuffer_add(out, "\r\n0\r\n\r\n", 7);
+	evbuffer_free(head);
+	evbuffer_free(page);
+	free(url);
+	t->status = 200;
+	return txn_finish(t);
+}
+
+enum txn_result txn_scan_reply(struct txn *t, struct evbuffer *out)
+{
+	const struct scan *s = t->scan;
+	const struct verdict *v = &s->verdict;
+	bool block = v->kind == VERDICT_BLOCK ||
+	             (v->kind == VERDICT_ERROR && t->svc->on_scan_error == CONF_SCAN_ERROR_BLOCK);
+	bool may_204 = t->allow204 || (t->preview && !t->continued);
+
+	t->module = v->kind == VERDICT_PASS ? NULL : v->module;
+	snprintf(t->reason, sizeof(t->reason), "%s", v->kind == VERDICT_PASS ? "" : v->reason);
+	metrics_scan(v->module, v->kind, block, s->duration_us);
+	if (block) {
+		t->verdict = v->kind == VERDICT_BLOCK ? "blocked" : "blocked-unscanned";
+		return reply_block(t, out, v);
+	}
+	t->verdict = v->kind == VERDICT_ERROR ? "allowed-unscanned" : "clean";
+	if (may_204) {
+		txn_reply_204(t, out);
+		return txn_finish(t);
+	}
+	if (!body_complete(s->body)) {
+		/* Only max_body_size bytes were kept: the message cannot go back whole. */
+		snprintf(t->reason, sizeof(t->reason), "body larger than max_body_size");
+		return txn_fail(t, out, 500);
+	}
+	bool req = t->method == ICAP_METHOD_REQMOD;
+	size_t off = req ? t->enc.req_hdr_off : t->enc.res_hdr_off;
+	size_t len = req ? t->enc.req_hdr_len : t->enc.res_hdr_len;
+	txn_echo_start(t, out, s->heads + off, len);
+	t->send_off = 0;
+	t->state = TS_SEND;
+	return TXN_MORE;
+}
+
+enum txn_result txn_scan_send(struct txn *t, struct evbuffer *out)
+{
+	struct body *b = t->scan->body;
+	uint64_t total = body_length(b);
+
+	while (t->send_off < total) {
+		if (evbuffer_get_length(out) > TXN_OUTPUT_HIGH)
+			return TXN_MORE;
+		uint64_t left = total - t->send_off;
+		size_t n = left < SEND_STEP ? (size_t)left : SEND_STEP;
+		evbuffer_add_printf(out, "%zx\r\n", n);
+		if (body_copy_to(b, t->send_off, n, out) < 0) {
+			log_error("spool: cannot read a held body back; cutting the reply");
+			t->verdict = "truncated";
+			t->state = TS_DONE;
+			return TXN_CLOSE;
+		}
+		evbuffer_add(out, "\r\n", 2);
+		t->send_off += n;
+	}
+	evbuffer_add(out, "0\r\n\r\n", 5);
+	return txn_finish(t);
+}

@@ -1,0 +1,933 @@
+/*
+ * Unit tests for blockpage.c: the 403 page and the ICAP headers of a block.
+ * Every placeholder must be filled; markup, quotes and javascript: URLs in
+ * any value must come out as text (the page keeps exactly the markup
+ * characters of its template); invalid UTF-8 must become U+FFFD so that the
+ * page is valid UTF-8; long values are cut; Content-Length must match the
+ * body. CR, LF and other control bytes in a threat name, category or URL
+ * must never split an ICAP header: the header text is scanned line by line
+ * and every line must belong to a header we expect. Template errors must
+ * name file:line, and the built-in template must equal conf/blockpage.html.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "blockpage.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+/* The contents of b as a NUL-terminated heap string; *len gets its length. */
+static char *buf_str(struct evbuffer *b, size_t *len)
+{
+	size_t n = evbuffer_get_length(b);
+	char *s = malloc(n + 1);
+	assert_non_null(s);
+	if (n > 0)
+		assert_int_equal(evbuffer_copyout(b, s, n), (ssize_t)n);
+	s[n] = '\0';
+	if (len != NULL)
+		*len = n;
+	return s;
+}
+
+/* What rendering produced, as strings. */
+struct page {
+	char *head, *body;
+	size_t head_len, body_len;
+};
+
+static void render(const struct blockpage *bp, const struct blockpage_vars *vars, int minor,
+                   struct page *p)
+{
+	struct evbuffer *h = evbuffer_new(), *b = evbuffer_new();
+	assert_non_null(h);
+	assert_non_null(b);
+	assert_int_equal(blockpage_render_http(bp, vars, minor, h, b), 0);
+	p->head = buf_str(h, &p->head_len);
+	p->body = buf_str(b, &p->body_len);
+	evbuffer_free(h);
+	evbuffer_free(b);
+}
+
+static void page_free(struct page *p)
+{
+	free(p->head);
+	free(p->body);
+}
+
+static char *escape(const char *in, size_t len)
+{
+	struct evbuffer *b = evbuffer_new();
+	assert_non_null(b);
+	long n = blockpage_escape_html(in, len, b);
+	assert_int_equal(n, (long)evbuffer_get_length(b));
+	char *s = buf_str(b, NULL);
+	evbuffer_free(b);
+	return s;
+}
+
+static size_t count_char(const char *s, size_t len, char c)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += s[i] == c;
+	return n;
+}
+
+/* An independent UTF-8 check (RFC 3629): true if s[0..len) is valid. */
+static bool valid_utf8(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n;
+		uint32_t cp, min;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 2, cp = c & 0x1f, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 3, cp = c & 0x0f, min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 4, cp = c & 0x07, min = 0x10000;
+		} else {
+			return false;
+		}
+		if (i + n > len)
+			return false;
+		for (size_t k = 1; k < n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* Writes text to a fresh temporary file; returns its path (free it, unlink it). */
+static char *temp_file(const char *text, size_t len)
+{
+	char *path = strdup("/tmp/test_blockpage.XXXXXX");
+	assert_non_null(path);
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+/* Parses text from a file; returns the template (or NULL) and the errors. */
+static struct blockpage *load_text(const char *text, size_t len, char **path, char **errors)
+{
+	size_t errlen;
+	FILE *err = open_memstream(errors, &errlen);
+	assert_non_null(err);
+	*path = temp_file(text, len);
+	struct blockpage *bp = blockpage_load(*path, err);
+	fclose(err);
+	return bp;
+}
+
+static const struct blockpage_vars sample_vars = {
+        .url = "http://example.com/eicar.com",
+        .reason = "Virus found: Eicar-Test-Signature",
+        .module = "clamav",
+        .service = "/respmod",
+        .time = "2024-05-01 12:00:00 UTC",
+        .id = "tx-0001",
+};
+
+/* ---------------------------------------------------------------- the page */
+
+static void test_default_fills_every_placeholder(void **state)
+{
+	(void)state;
+	struct blockpage *bp = blockpage_default();
+	assert_non_null(bp);
+	struct page p;
+	render(bp, &sample_vars, 1, &p);
+
+	assert_non_null(strstr(p.body, "<dd class=\"url\">http://example.com/eicar.com</dd>"));
+	assert_non_null(strstr(p.body, "Virus found: Eicar-Test-Signature"));
+	assert_non_null(
+	        strstr(p.body, "<title>Blocked: Virus found: Eicar-Test-Signature</title>"));
+	assert_non_null(strstr(p.body, "clamav (/respmod)"));
+	assert_non_null(strstr(p.body, "2024-05-01 12:00:00 UTC"));
+	assert_non_null(strstr(p.body, "tx-0001"));
+	assert_null(strstr(p.body, "{{"));
+	assert_null(strstr(p.body, "}}"));
+	assert_null(strstr(p.body, "<script"));
+	assert_true(strncmp(p.body, "<!DOCTYPE html>", 15) == 0);
+	assert_true(valid_utf8((const unsigned char *)p.body, p.body_len));
+	page_free(&p);
+	blockpage_free(bp);
+}
+
+/* The built-in copy must not drift from the file that ships in conf/. */
+static void test_conf_file_equals_default(void **state)
+{
+	(void)state;
+	const char *path = "conf/blockpage.html";
+	if (access(path, R_OK) != 0)
+		path = "../../conf/blockpage.html";
+	if (access(path, R_OK) != 0)
+		skip();
+	struct blockpage *file = blockpage_load(path, stderr);
+	struct blockpage *builtin = blockpage_default();
+	assert_non_null(file);
+	assert_non_null(builtin);
+	struct page a, b;
+	render(file, &sample_vars, 1, &a);
+	render(builtin, &sample_vars, 1, &b);
+	assert_int_equal(a.body_len, b.body_len);
+	assert_memory_equal(a.body, b.body, a.body_len);
+	assert_string_equal(a.head, b.head);
+	page_free(&a);
+	page_free(&b);
+	blockpage_free(file);
+	blockpage_free(builtin);
+}
+
+static const char *const xss_payloads[] = {
+        "<script>alert(1)</script>",
+        "\"><img src=x onerror=alert(1)>",
+        "'><svg onload=alert(1)>",
+        "' onmouseover='alert(1)",
+        "javascript:alert(document.cookie)",
+        "</dd></dl><iframe src=//evil.example/>",
+        "<!--",
+        "]]><![CDATA[<script>x</script>",
+        "`onerror=alert(1)`",
+        "&lt;script&gt;",
+        "{{url}}{{id}}",
+        "\x3cscript\x3e",
+        "<scr\0ipt>",
+        "<\xe2\x80\xaescript>",
+};
+
+/*
+ * Puts each payload in every field at once: the page must hold exactly the
+ * < > " ' ` of the template rendered with empty values, and no payload raw.
+ */
+static void test_xss_payloads_are_text(void **state)
+{
+	(void)state;
+	struct blockpage *bp = blockpage_default();
+	assert_non_null(bp);
+	struct page empty;
+	render(bp, &(struct blockpage_vars){0}, 1, &empty);
+
+	for (size_t i = 0; i < sizeof(xss_payloads) / sizeof(xss_payloads[0]); i++) {
+		const char *x = xss_payloads[i];
+		struct blockpage_vars v = {x, x, x, x, x, x};
+		struct page p;
+		render(bp, &v, 1, &p);
+		for (const char *c = "<>\"'`"; *c != '\0'; c++)
+			assert_int_equal(count_char(p.body, p.body_len, *c),
+			                 count_char(empty.body, empty.body_len, *c));
+		/* (the template's own comment opens with "<!--") */
+		if (strpbrk(x, "<>\"'`") != NULL && strstr(empty.body, x) == NULL &&
+		    strstr(p.body, x) != NULL)
+			fail_msg("payload %zu appears raw", i);
+		assert_null(strstr(p.body, "<script"));
+		assert_null(strstr(p.body, "<img"));
+		assert_null(strstr(p.body, "<svg"));
+		assert_null(strstr(p.body, "<iframe"));
+		/* a value is never expanded again: "{{url}}" in it stays text */
+		if (strstr(x, "{{") != NULL)
+			assert_non_null(strstr(p.body, x));
+		else
+			assert_null(strstr(p.body, "{{"));
+		assert_true(valid_utf8((const unsigned char *)p.body, p.body_len));
+		page_free(&p);
+	}
+	page_free(&empty);
+	blockpage_free(bp);
+}
+
+/* A javascript: URL is shown as text: the page has no link for it to become. */
+static void test_javascript_url_stays_text(void **state)
+{
+	(void)state;
+	struct blockpage *bp = blockpage_default();
+	assert_non_null(bp);
+	struct page p;
+	struct blockpage_vars v = {.url = "javascript:alert('x')"};
+	render(bp, &v, 1, &p);
+	assert_non_null(strstr(p.body, "<dd class=\"url\">javascript:alert(&#39;x&#39;)</dd>"));
+	assert_null(strstr(p.body, "href"));
+	assert_null(strstr(p.body, "src="));
+	page_free(&p);
+	blockpage_free(bp);
+}
+
+static void test_escape_html_table(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *out;
+	} cases[] = {
+#define C(in, out) {in, sizeof(in) - 1, out}
+	        C("", ""),
+	        C("plain text", "plain text"),
+	        C("a&b<c>d\"e'f`g", "a&amp;b&lt;c&gt;d&quot;e&#39;f&#96;g"),
+	        C("&amp;", "&amp;amp;"),
+	        /* controls are dropped: C0, DEL, C1 (U+0080-U+009F) */
+	        C("a\r\nb\tc\0d\x1b[0me\x7f", "abcd[0me"),
+	        C("x\xc2\x85y\xc2\x9fz", "xyz"),
+	        /* bidi overrides and isolates are dropped */
+	        C("a\xe2\x80\xae"
+	          "b\xe2\x81\xa6"
+	          "c\xe2\x81\xa9",
+	          "abc"),
+	        /* valid UTF-8 is kept */
+	        C("\xe3\x81\xb2\xe3\x81\xbf\xe3\x81\xa4 \xe7\xa7\x98\xe5\xaf\x86 \xef\xbe\x8b",
+	          "\xe3\x81\xb2\xe3\x81\xbf\xe3\x81\xa4 \xe7\xa7\x98\xe5\xaf\x86 \xef\xbe\x8b"),
+	        C("\xc2\xa0\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf",
+	          "\xc2\xa0\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf"),
+	        /* invalid UTF-8: one U+FFFD per maximal invalid subpart */
+	        C("\xff", "\xef\xbf\xbd"),
+	        C("a\x80z", "a\xef\xbf\xbdz"),
+	        C("\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"),
+	        C("\xe0\x80\xaf", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"),
+	        C("\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"),
+	        C("\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"),
+	        C("\xf5\x80", "\xef\xbf\xbd\xef\xbf\xbd"),
+	        C("\xe3\x81", "\xef\xbf\xbd"),
+	        C("\xf0\x9f\x98<", "\xef\xbf\xbd&lt;"),
+	        C("\xe3<\x81", "\xef\xbf\xbd&lt;\xef\xbf\xbd"),
+	        C("\xc3", "\xef\xbf\xbd"),
+#undef C
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = escape(cases[i].in, cases[i].len);
+		if (strcmp(got, cases[i].out) != 0)
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, got, cases[i].out);
+		free(got);
+	}
+}
+
+/* Random bytes never give invalid UTF-8 or a raw markup character. */
+static void test_escape_html_random(void **state)
+{
+	(void)state;
+	uint32_t seed = 12345;
+	unsigned char in[64];
+
+	for (int round = 0; round < 20000; round++) {
+		size_t len = (size_t)(round % 64);
+		for (size_t i = 0; i < len; i++) {
+			seed = seed * 1103515245u + 12345u;
+			in[i] = (unsigned char)(seed >> 16);
+		}
+		struct evbuffer *b = evbuffer_new();
+		assert_non_null(b);
+		assert_true(blockpage_escape_html((const char *)in, len, b) >= 0);
+		size_t n;
+		char *out = buf_str(b, &n);
+		assert_true(valid_utf8((const unsigned char *)out, n));
+		assert_null(strpbrk(out, "<>\"'`\r\n"));
+		assert_int_equal(strlen(out), n);
+		free(out);
+		evbuffer_free(b);
+	}
+}
+
+static void test_invalid_utf8_replaced_in_page(void **state)
+{
+	(void)state;
+	struct blockpage *bp = blockpage_default();
+	assert_non_null(bp);
+	struct blockpage_vars v = {.url = "http://example.com/\xff\xfe/\xc0\xaf",
+	                           .reason = "Category: \xe3\x81\xb2\xe3\x81"};
+	struct page p;
+	render(bp, &v, 1, &p);
+	assert_true(valid_utf8((const unsigned char *)p.body, p.body_len));
+	assert_non_null(strstr(p.body, "http://example.com/\xef\xbf\xbd\xef\xbf\xbd/"
+	                               "\xef\xbf\xbd\xef\xbf\xbd</dd>"));
+	assert_non_null(strstr(p.body, "Category: \xe3\x81\xb2\xef\xbf\xbd</dd>"));
+	page_free(&p);
+	blockpage_free(bp);
+}
+
+/* Values are cut after BLOCKPAGE_VALUE_MAX input bytes, at a character boundary. */
+static void test_long_values_truncated(void **state)
+{
+	(void)state;
+	struct blockpage *bp = blockpage_parse("[{{url}}]", 9, "t", stderr);
+	assert_non_null(bp);
+	char *big = malloc(5001);
+	assert_non_null(big);
+	struct page p;
+
+	memset(big, 'a', 5000);
+	big[5000] = '\0';
+	render(bp, &(struct blockpage_vars){.url = big}, 1, &p);
+	assert_int_equal(p.body_len, 1 + BLOCKPAGE_VALUE_MAX + 3 + 1);
+	assert_memory_equal(p.body + 1 + BLOCKPAGE_VALUE_MAX, "\xe2\x80\xa6]", 4);
+	page_free(&p);
+
+	/* exactly the limit: whole, no ellipsis */
+	big[BLOCKPAGE_VALUE_MAX] = '\0';
+	render(bp, &(struct blockpage_vars){.url = big}, 1, &p);
+	assert_int_equal(p.body_len, BLOCKPAGE_VALUE_MAX + 2);
+	page_free(&p);
+
+	/* a 2-byte character straddling the limit is left out whole */
+	big[BLOCKPAGE_VALUE_MAX - 1] = '\xc3';
+	big[BLOCKPAGE_VALUE_MAX] = '\xa9';
+	big[BLOCKPAGE_VALUE_MAX + 1] = '\0';
+	render(bp, &(struct blockpage_vars){.url = big}, 1, &p);
+	assert_int_equal(p.body_len, 1 + BLOCKPAGE_VALUE_MAX - 1 + 3 + 1);
+	assert_memory_equal(p.body + BLOCKPAGE_VALUE_MAX, "\xe2\x80\xa6]", 4);
+	assert_true(valid_utf8((const unsigned char *)p.body, p.body_len));
+	page_free(&p);
+
+	/* escaping may grow the output past the limit; only input bytes count */
+	memset(big, '<', 3000);
+	big[3000] = '\0';
+	render(bp, &(struct blockpage_vars){.url = big}, 1, &p);
+	assert_int_equal(p.body_len, 1 + 4 * BLOCKPAGE_VALUE_MAX + 3 + 1);
+	page_free(&p);
+
+	free(big);
+	blockpage_free(bp);
+}
+
+static void test_null_vars_render_empty(void **state)
+{
+	(void)state;
+	const char t[] = "{{url}}|{{reason}}|{{module}}|{{service}}|{{time}}|{{id}}";
+	struct blockpage *bp = blockpage_parse(t, sizeof(t) - 1, "t", stderr);
+	assert_non_null(bp);
+	struct page p;
+	render(bp, NULL, 1, &p);
+	assert_string_equal(p.body, "|||||");
+	page_free(&p);
+	render(bp, &(struct blockpage_vars){.module = "keyword"}, 1, &p);
+	assert_string_equal(p.body, "||keyword|||");
+	page_free(&p);
+	render(bp, &sample_vars, 1, &p);
+	assert_string_equal(p.body, "http://example.com/eicar.com|Virus found: "
+	                            "Eicar-Test-Signature|clamav|/respmod|2024-05-01 12:00:00 "
+	                            "UTC|tx-0001");
+	page_free(&p);
+	blockpage_free(bp);
+}
+
+static void test_placeholder_layouts(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *tpl, *out;
+	} cases[] = {
+	        {"no placeholders at all", "no placeholders at all"},
+	        {"{{url}}", "U"},
+	        {"{{url}}{{url}}x{{id}}", "UUxI"},
+	        {"a {{id}}", "a I"},
+	        {"} }} { {id}} {", "} }} { {id}} {"},
+	        {"line1\nline2 {{module}}\n", "line1\nline2 M\n"},
+	};
+	struct blockpage_vars v = {.url = "U", .id = "I", .module = "M"};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct blockpage *bp =
+		        blockpage_parse(cases[i].tpl, strlen(cases[i].tpl), "t", stderr);
+		assert_non_null(bp);
+		struct page p;
+		render(bp, &v, 1, &p);
+		assert_string_equal(p.body, cases[i].out);
+		page_free(&p);
+		blockpage_free(bp);
+	}
+}
+
+/* ---------------------------------------------------------------- the HTTP head */
+
+static const char *const head_lines_11[] = {
+        "HTTP/1.1 403 Forbidden",
+        "Content-Type: text/html; charset=utf-8",
+        NULL, /* Content-Length, checked apart */
+        "Cache-Control: no-store",
+        "Pragma: no-cache",
+        "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; base-uri "
+        "'none'; form-action 'none'; frame-ancestors 'none'",
+        "X-Content-Type-Options: nosniff",
+        "Connection: close",
+        "",
+};
+
+static void test_head_and_content_length(void **state)
+{
+	(void)state;
+	struct blockpage *bp = blockpage_default();
+	assert_non_null(bp);
+	/* a payload with CR LF in every field must not change the head */
+	const char *x = "evil\r\nSet-Cookie: a=b\r\n\r\n<html>";
+	struct blockpage_vars v = {x, x, x, x, x, x};
+	struct page p;
+	render(bp, &v, 1, &p);
+
+	assert_true(p.head_len > 4);
+	assert_string_equal(p.head + p.head_len - 4, "\r\n\r\n");
+	char *line = p.head;
+	size_t n = 0;
+	for (char *end; (end = strstr(line, "\r\n")) != NULL; line = end + 2, n++) {
+		*end = '\0';
+		assert_true(n < sizeof(head_lines_11) / sizeof(head_lines_11[0]));
+		assert_null(strchr(line, '\n'));
+		assert_null(strchr(line, '\r'));
+		if (head_lines_11[n] == NULL) {
+			char want[64];
+			snprintf(want, sizeof(want), "Content-Length: %zu", p.body_len);
+			assert_string_equal(line, want);
+		} else {
+			assert_string_equal(line, head_lines_11[n]);
+		}
+	}
+	assert_int_equal(n, sizeof(head_lines_11) / sizeof(head_lines_11[0]));
+	assert_string_equal(line, "");
+	page_free(&p);
+
+	/* HTTP/1.0 */
+	render(bp, &sample_vars, 0, &p);
+	assert_true(strncmp(p.head, "HTTP/1.0 403 Forbidden\r\n", 24) == 0);
+	page_free(&p);
+
+	/* appending to a body buffer that already holds data counts only the page */
+	struct evbuffer *h = evbuffer_new(), *b = evbuffer_new();
+	assert_non_null(h);
+	assert_non_null(b);
+	evbuffer_add(b, "earlier", 7);
+	assert_int_equal(blockpage_render_http(bp, &sample_vars, 1, h, b), 0);
+	char *head = buf_str(h, NULL), want[64];
+	snprintf(want, sizeof(want), "\r\nContent-Length: %zu\r\n", evbuffer_get_length(b) - 7);
+	assert_non_null(strstr(head, want));
+	free(head);
+	evbuffer_free(h);
+	evbuffer_free(b);
+	blockpage_free(bp);
+}
+
+static void test_bodyless_for_connect(void **state)
+{
+	(void)state;
+	struct evbuffer *h = evbuffer_new();
+	assert_non_null(h);
+	assert_int_equal(blockpage_render_bodyless(1, h), 0);
+	char *head = buf_str(h, NULL);
+	assert_true(strncmp(head, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n", 43) == 0);
+	assert_null(strstr(head, "\r\nContent-Type:"));
+	assert_non_null(strstr(head, "\r\nCache-Control: no-store\r\n"));
+	assert_non_null(strstr(head, "\r\nConnection: close\r\n\r\n"));
+	assert_int_equal(strstr(head, "\r\n\r\n") + 4 - head, (long)strlen(head));
+	free(head);
+	evbuffer_free(h);
+}
+
+/* ---------------------------------------------------------------- ICAP headers */
+
+static char *icap_headers(const struct blockpage_verdict *v)
+{
+	struct evbuffer *b = evbuffer_new();
+	assert_non_null(b);
+	assert_int_equal(blockpage_icap_headers(b, v), 0);
+	char *s = buf_str(b, NULL);
+	evbuffer_free(b);
+	return s;
+}
+
+/*
+ * Checks that s is a sequence of CRLF-terminated header lines, each one
+ * "X-Infection-Found: ", "X-Virus-ID: " or "X-Violations-Found: 1" followed
+ * by exactly four TAB-folded lines; no other line, no bare CR or LF, no
+ * control byte but the TAB that folds. Returns how many headers it saw.
+ */
+static int check_icap_lines(const char *s)
+{
+	int headers = 0, folds_left = 0;
+	const char *line = s;
+
+	for (const char *c = s; *c != '\0'; c++) {
+		unsigned char u = (unsigned char)*c;
+		if (u == '\r')
+			assert_int_equal(c[1], '\n');
+		else if (u == '\n')
+			assert_true(c > s && c[-1] == '\r');
+		else if (u == '\t')
+			assert_true(c > s && c[-1] == '\n');
+		else
+			assert_true(u >= 0x20 && u < 0x7f);
+	}
+	while (*line != '\0') {
+		const char *end = strstr(line, "\r\n");
+		assert_non_null(end);
+		size_t len = (size_t)(end - line);
+		assert_true(len > 0);
+		if (folds_left > 0) {
+			assert_int_equal(line[0], '\t');
+			assert_true(len > 1 && line[1] != ' ');
+			folds_left--;
+		} else if (strncmp(line, "X-Infection-Found: Type=0; Resolution=2; Threat=", 48) ==
+		           0) {
+			assert_int_equal(line[len - 1], ';');
+			assert_null(memchr(line + 48, ';', len - 49));
+			headers++;
+		} else if (strncmp(line, "X-Virus-ID: ", 12) == 0) {
+			assert_true(len > 12);
+			headers++;
+		} else if (len == 21 && strncmp(line, "X-Violations-Found: 1", 21) == 0) {
+			folds_left = 4;
+			headers++;
+		} else {
+			fail_msg("unexpected header line: %.*s", (int)len, line);
+		}
+		line = end + 2;
+	}
+	assert_int_equal(folds_left, 0);
+	return headers;
+}
+
+static void test_icap_headers_virus(void **state)
+{
+	(void)state;
+	char *s =
+	        icap_headers(&(struct blockpage_verdict){.threat = "Eicar-Test-Signature",
+	                                                 .module = "clamav",
+	                                                 .object = "http://example.com/eicar.com"});
+	assert_string_equal(
+	        s, "X-Infection-Found: Type=0; Resolution=2; Threat=Eicar-Test-Signature;\r\n"
+	           "X-Virus-ID: Eicar-Test-Signature\r\n"
+	           "X-Violations-Found: 1\r\n"
+	           "\thttp://example.com/eicar.com\r\n"
+	           "\tEicar-Test-Signature\r\n"
+	           "\t0\r\n"
+	           "\t0\r\n");
+	assert_int_equal(check_icap_lines(s), 3);
+	free(s);
+}
+
+static void test_icap_headers_category(void **state)
+{
+	(void)state;
+	char *s = icap_headers(
+	        &(struct blockpage_verdict){.module = "urlfilter", .category = "malware"});
+	assert_string_equal(
+	        s, "X-Violations-Found: 1\r\n\t-\r\n\turlfilter/malware\r\n\t0\r\n\t0\r\n");
+	assert_int_equal(check_icap_lines(s), 1);
+	free(s);
+
+	s = icap_headers(&(struct blockpage_verdict){.category = "confidential"});
+	assert_string_equal(s, "X-Violations-Found: 1\r\n\t-\r\n\tconfidential\r\n\t0\r\n\t0\r\n");
+	free(s);
+	s = icap_headers(&(struct blockpage_verdict){.module = "keyword", .category = ""});
+	assert_string_equal(s, "X-Violations-Found: 1\r\n\t-\r\n\tkeyword\r\n\t0\r\n\t0\r\n");
+	free(s);
+	s = icap_headers(&(struct blockpage_verdict){0});
+	assert_string_equal(s, "X-Violations-Found: 1\r\n\t-\r\n\tblocked\r\n\t0\r\n\t0\r\n");
+	free(s);
+}
+
+static void test_icap_headers_crlf_injection(void **state)
+{
+	(void)state;
+	static const char *const evil[] = {
+	        "Eicar\r\nSet-Cookie: x=1",
+	        "Eicar\nX-Virus-ID: fake",
+	        "Eicar\rLocation: http://evil/",
+	        "\r\n\r\nHTTP/1.1 200 OK\r\n",
+	        "Eicar; Resolution=0; Threat=none",
+	        "\t\t \r\n",
+	        "Eicar\0hidden",
+	        "Ei\x1b[31mcar\x7f",
+	        "  spaced  ",
+	};
+
+	for (size_t i = 0; i < sizeof(evil) / sizeof(evil[0]); i++) {
+		struct blockpage_verdict v = {evil[i], evil[i], evil[i], evil[i]};
+		char *s = icap_headers(&v);
+		assert_int_equal(check_icap_lines(s), 3);
+		assert_null(strstr(s, "\r\nSet-Cookie"));
+		assert_null(strstr(s, "\r\nLocation"));
+		assert_null(strstr(s, "\r\nHTTP/"));
+		free(s);
+
+		v.threat = NULL;
+		s = icap_headers(&v);
+		assert_int_equal(check_icap_lines(s), 1);
+		free(s);
+	}
+
+	char *s = icap_headers(&(struct blockpage_verdict){.threat = "Eicar\r\nSet-Cookie: x=1"});
+	assert_non_null(strstr(s, "Threat=EicarSet-Cookie: x=1;\r\n"));
+	assert_non_null(strstr(s, "X-Virus-ID: EicarSet-Cookie: x=1\r\n"));
+	free(s);
+	s = icap_headers(&(struct blockpage_verdict){.threat = "a;b; Resolution=0"});
+	assert_non_null(strstr(s, "Threat=a_b_ Resolution=0;\r\n"));
+	assert_non_null(strstr(s, "X-Virus-ID: a;b; Resolution=0\r\n"));
+	free(s);
+	s = icap_headers(&(struct blockpage_verdict){.threat = "  \r\n  "});
+	assert_non_null(strstr(s, "X-Virus-ID: -\r\n"));
+	free(s);
+}
+
+static void test_icap_headers_non_ascii_and_length(void **state)
+{
+	(void)state;
+	char *s = icap_headers(&(struct blockpage_verdict){.category = "\xe7\xa7\x98\xe5\xaf\x86",
+	                                                   .object = "http://ex.com/\xc3\xa9 x"});
+	assert_string_equal(s, "X-Violations-Found: 1\r\n\thttp://ex.com/%C3%A9 x\r\n"
+	                       "\t%E7%A7%98%E5%AF%86\r\n\t0\r\n\t0\r\n");
+	free(s);
+
+	char *big = malloc(5001);
+	assert_non_null(big);
+	memset(big, 'u', 5000);
+	big[5000] = '\0';
+	s = icap_headers(&(struct blockpage_verdict){.threat = big, .object = big});
+	assert_int_equal(check_icap_lines(s), 3);
+	for (const char *line = s, *end; (end = strstr(line, "\r\n")) != NULL; line = end + 2)
+		assert_true((size_t)(end - line) <= BLOCKPAGE_HEADER_VALUE_MAX + 60);
+	char want[BLOCKPAGE_HEADER_VALUE_MAX + 32];
+	snprintf(want, sizeof(want), "X-Virus-ID: %.*s...\r\n", BLOCKPAGE_HEADER_VALUE_MAX - 3,
+	         big);
+	assert_non_null(strstr(s, want));
+	free(s);
+
+	/* exactly the limit fits whole */
+	big[BLOCKPAGE_HEADER_VALUE_MAX] = '\0';
+	s = icap_headers(&(struct blockpage_verdict){.threat = big});
+	snprintf(want, sizeof(want), "X-Virus-ID: %s\r\n", big);
+	assert_non_null(strstr(s, want));
+	free(s);
+
+	/* a %XX is never cut in half */
+	memset(big, '\xff', 400);
+	big[400] = '\0';
+	s = icap_headers(&(struct blockpage_verdict){.threat = big});
+	const char *id = strstr(s, "X-Virus-ID: ");
+	assert_non_null(id);
+	const char *dots = strstr(id, "...\r\n");
+	assert_non_null(dots);
+	assert_int_equal((dots - (id + 12)) % 3, 0);
+	assert_true(dots - (id + 12) <= BLOCKPAGE_HEADER_VALUE_MAX - 3);
+	free(s);
+	free(big);
+}
+
+/* ---------------------------------------------------------------- template errors */
+
+static void test_error_unknown_placeholder(void **state)
+{
+	(void)state;
+	const char t[] = "<p>\n{{url}}\nhello {{user}} and {{ url }}\n{{id}}\n";
+	char *path, *errors, want[256];
+	struct blockpage *bp = load_text(t, sizeof(t) - 1, &path, &errors);
+	assert_null(bp);
+	snprintf(want, sizeof(want), "%s:3: unknown placeholder \"{{user}}\"", path);
+	assert_non_null(strstr(errors, want));
+	snprintf(want, sizeof(want), "%s:3: unknown placeholder \"{{ url }}\"", path);
+	assert_non_null(strstr(errors, want));
+	assert_int_equal(count_char(errors, strlen(errors), '\n'), 2);
+	unlink(path);
+	free(path);
+	free(errors);
+}
+
+static void test_error_unterminated(void **state)
+{
+	(void)state;
+	const char t[] = "a\nb\n<p>{{url</p>\n{{id}}\nlast {{";
+	char *path, *errors, want[256];
+	struct blockpage *bp = load_text(t, sizeof(t) - 1, &path, &errors);
+	assert_null(bp);
+	snprintf(want, sizeof(want), "%s:3: unterminated \"{{\"\n", path);
+	assert_non_null(strstr(errors, want));
+	snprintf(want, sizeof(want), "%s:5: unterminated \"{{\"\n", path);
+	assert_non_null(strstr(errors, want));
+	assert_int_equal(count_char(errors, strlen(errors), '\n'), 2);
+	unlink(path);
+	free(path);
+	free(errors);
+}
+
+static void test_error_bytes(void **state)
+{
+	(void)state;
+	const char t[] = "ok\nbad \xff here\nnul \0 here\nfine \xe3\x81\xb2\n";
+	char *path, *errors, want[256];
+	struct blockpage *bp = load_text(t, sizeof(t) - 1, &path, &errors);
+	assert_null(bp);
+	snprintf(want, sizeof(want), "%s:2: invalid UTF-8\n", path);
+	assert_non_null(strstr(errors, want));
+	snprintf(want, sizeof(want), "%s:3: NUL byte in template\n", path);
+	assert_non_null(strstr(errors, want));
+	assert_int_equal(count_char(errors, strlen(errors), '\n'), 2);
+	unlink(path);
+	free(path);
+	free(errors);
+}
+
+static void test_error_size(void **state)
+{
+	(void)state;
+	char *t = malloc(BLOCKPAGE_TEMPLATE_MAX + 1);
+	assert_non_null(t);
+	memset(t, 'x', BLOCKPAGE_TEMPLATE_MAX + 1);
+	memcpy(t, "{{url}}", 7);
+	char *path, *errors;
+
+	/* exactly 64 KiB is fine */
+	struct blockpage *bp = load_text(t, BLOCKPAGE_TEMPLATE_MAX, &path, &errors);
+	assert_non_null(bp);
+	assert_string_equal(errors, "");
+	blockpage_free(bp);
+	unlink(path);
+	free(path);
+	free(errors);
+
+	bp = load_text(t, BLOCKPAGE_TEMPLATE_MAX + 1, &path, &errors);
+	assert_null(bp);
+	assert_non_null(strstr(errors, "template larger than 65536 bytes"));
+	assert_true(strncmp(errors, path, strlen(path)) == 0);
+	unlink(path);
+	free(path);
+	free(errors);
+
+	bp = load_text("", 0, &path, &errors);
+	assert_null(bp);
+	assert_non_null(strstr(errors, "empty template"));
+	unlink(path);
+	free(path);
+	free(errors);
+	free(t);
+}
+
+static void test_error_missing_file(void **state)
+{
+	(void)state;
+	char *errors;
+	size_t len;
+	FILE *err = open_memstream(&errors, &len);
+	assert_non_null(err);
+	assert_null(blockpage_load("/nonexistent/blockpage.html", err));
+	assert_null(blockpage_load("/nonexistent/blockpage.html", NULL));
+	fclose(err);
+	assert_string_equal(errors, "/nonexistent/blockpage.html: No such file or directory\n");
+	free(errors);
+	blockpage_free(NULL);
+}
+
+static void test_error_flood_is_bounded(void **state)
+{
+	(void)state;
+	char t[2000];
+	size_t n = 0;
+	for (int i = 0; i < 100; i++)
+		n += (size_t)snprintf(t + n, sizeof(t) - n, "{{x%d}}\n", i);
+	char *errors;
+	size_t len;
+	FILE *err = open_memstream(&errors, &len);
+	assert_non_null(err);
+	assert_null(blockpage_parse(t, n, "flood.html", err));
+	fclose(err);
+	assert_int_equal(count_char(errors, len, '\n'), 21);
+	assert_non_null(strstr(errors, "flood.html:20: unknown placeholder \"{{x19}}\""));
+	assert_non_null(strstr(errors, "flood.html: 80 more errors\n"));
+	free(errors);
+}
+
+/* ---------------------------------------------------------------- threads */
+
+struct thread_arg {
+	const struct blockpage *bp;
+	const char *want;
+	size_t want_len;
+	bool ok;
+};
+
+static void *render_many(void *p)
+{
+	struct thread_arg *a = p;
+	a->ok = true;
+	for (int i = 0; i < 300 && a->ok; i++) {
+		struct evbuffer *h = evbuffer_new(), *b = evbuffer_new();
+		if (h == NULL || b == NULL ||
+		    blockpage_render_http(a->bp, &sample_vars, 1, h, b) != 0 ||
+		    evbuffer_get_length(b) != a->want_len ||
+		    memcmp(evbuffer_pullup(b, -1), a->want, a->want_len) != 0)
+			a->ok = false;
+		evbuffer_free(h);
+		evbuffer_free(b);
+	}
+	return NULL;
+}
+
+/* One template, rendered by several threads at once, gives the same page. */
+static void test_render_from_threads(void **state)
+{
+	(void)state;
+	struct blockpage *bp = blockpage_default();
+	assert_non_null(bp);
+	struct page p;
+	render(bp, &sample_vars, 1, &p);
+	pthread_t t[4];
+	struct thread_arg a[4];
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct thread_arg){bp, p.body, p.body_len, false};
+		assert_int_equal(pthread_create(&t[i], NULL, render_many, &a[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_true(a[i].ok);
+	}
+	page_free(&p);
+	blockpage_free(bp);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_default_fills_every_placeholder),
+	        cmocka_unit_test(test_conf_file_equals_default),
+	        cmocka_unit_test(test_xss_payloads_are_text),
+	        cmocka_unit_test(test_javascript_url_stays_text),
+	        cmocka_unit_test(test_escape_html_table),
+	        cmocka_unit_test(test_escape_html_random),
+	        cmocka_unit_test(test_invalid_utf8_replaced_in_page),
+	        cmocka_unit_test(test_long_values_truncated),
+	        cmocka_unit_test(test_null_vars_render_empty),
+	        cmocka_unit_test(test_placeholder_layouts),
+	        cmocka_unit_test(test_head_and_content_length),
+	        cmocka_unit_test(test_bodyless_for_connect),
+	        cmocka_unit_test(test_icap_headers_virus),
+	        cmocka_unit_test(test_icap_headers_category),
+	        cmocka_unit_test(test_icap_headers_crlf_injection),
+	        cmocka_unit_test(test_icap_headers_non_ascii_and_length),
+	        cmocka_unit_test(test_error_unknown_placeholder),
+	        cmocka_unit_test(test_error_unterminated),
+	        cmocka_unit_test(test_error_bytes),
+	        cmocka_unit_test(test_error_size),
+	        cmocka_unit_test(test_error_missing_file),
+	        cmocka_unit_test(test_error_flood_is_bounded),
+	        cmocka_unit_test(test_render_from_threads),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
