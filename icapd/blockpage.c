@@ -380,7 +380,7 @@ struct blockpage *blockpage_parse(const char *text, size_t len, const char *name
 
 struct blockpage *blockpage_load(const char *path, FILE *errors)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = fopen(path, "rbe"); /* "e": close-on-exec (glibc, musl, BSDs) */
 	if (f == NULL) {
 		if (errors != NULL)
 			fprintf(errors, "%s: %s\n", path, strerror(errno));

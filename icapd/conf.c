@@ -205,6 +205,14 @@ static const struct conf_directive core_directives[] = {
          .def = "block",
          .help = "when a body cannot be judged (limit, encrypted, engine error): block or allow",
          .choices = "block|allow"},
+        {.name = "early_hold",
+         .ctx = CTX_SERVICE,
+         .type = CT_SIZE,
+         .offset = S(early_hold),
+         .max = 1024 * MIB,
+         .def = "32k",
+         .help = "without Allow: 204, body bytes held back until the verdict while the "
+                 "rest passes (Squid 5.7 stalls past 64k)"},
         {.name = "transfer_preview",
          .ctx = CTX_SERVICE,
          .type = CT_WORDS,
@@ -496,7 +504,9 @@ static int set_value(struct conf *c, const struct conf_directive *d, void *base,
 			goto num_err;
 		break;
 	case CT_DURATION:
-		if (parse_number(a, time_units, 5, &v) < 0) {
+		if (strcmp(a, "0") == 0) /* the one duration that needs no unit */
+			v = 0;
+		else if (parse_number(a, time_units, 5, &v) < 0) {
 			snprintf(err, errlen, "\"%s\" is not a duration (e.g. 500ms, 10s, 5m, 1h)",
 			         a);
 			return -1;

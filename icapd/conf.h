@@ -38,7 +38,8 @@ struct conf_service {
 	unsigned long long options_ttl;
 	struct conf_words transfer_preview, transfer_ignore, transfer_complete;
 	unsigned long long on_scan_error; /* enum conf_scan_error */
-	char istag[40];                   /* quoted, set when the generation is built */
+	unsigned long long early_hold;
+	char istag[40]; /* quoted, set when the generation is built */
 	const char *file;
 	int line;
 };

@@ -7,8 +7,15 @@
 #include <stddef.h>
 #include <string.h>
 
+#ifdef WITH_CLAMAV
+extern const struct module clamav_module;
+#endif
+
 static const struct module *const modules[] = {
-	NULL, /* keeps the table non-empty whatever is compiled in */
+#ifdef WITH_CLAMAV
+        &clamav_module,
+#endif
+        NULL, /* keeps the table non-empty whatever is compiled in */
 };
 
 const struct module *module_find(const char *name)

@@ -319,7 +319,7 @@ static enum txn_result read_http_headers(struct txn *t, struct evbuffer *in, str
 	}
 
 	if (has_body && txn_scan_begin(t, (const char *)evbuffer_pullup(in, (ev_ssize_t)need))) {
-		/* The modules judge the whole body before any reply. */
+		/* The modules judge the whole body before the verdict is sent. */
 		evbuffer_drain(in, need);
 		return txn_start_body(t, BODY_STORE, END_SCAN);
 	}
@@ -359,9 +359,14 @@ static enum txn_result read_body(struct txn *t, struct evbuffer *in, struct evbu
 				evbuffer_remove_buffer(in, out, n);
 				evbuffer_add(out, "\r\n", 2);
 			} else if (t->body_action == BODY_STORE) {
-				if (body_append(t->scan->body, in, n) == BODY_IO_ERROR) {
-					log_error("spool: cannot keep a body; answering 500");
-					return txn_fail(t, out, 500);
+				if (body_append(t->scan->body, in, n) == BODY_IO_ERROR ||
+				    txn_scan_release(t, out) < 0) {
+					log_error("spool: cannot keep a body");
+					if (t->status == 0)
+						return txn_fail(t, out, 500);
+					t->verdict = "truncated";
+					t->state = TS_DONE;
+					return TXN_CLOSE;
 				}
 			} else {
 				evbuffer_drain(in, n);

@@ -65,7 +65,8 @@ struct txn {
 	char *client, *user, *url;
 	struct scan *scan;  /* while the body is held for the modules */
 	bool continued;     /* 100 Continue was sent after a preview */
-	uint64_t send_off;  /* TS_SEND: bytes of the held body sent back */
+	uint64_t send_off;  /* bytes of the held body sent back */
+	bool early;         /* the 200 began before the verdict (Squid 5.7, no Allow: 204) */
 	const char *module; /* the module that decided, for the log */
 	char reason[256];   /* why, for the log */
 };
@@ -88,5 +89,7 @@ enum txn_result txn_scan_body_end(struct txn *t, struct evbuffer *out);
 /* Answers with the verdict (TS_VERDICT), then sends the held body (TS_SEND). */
 enum txn_result txn_scan_reply(struct txn *t, struct evbuffer *out);
 enum txn_result txn_scan_send(struct txn *t, struct evbuffer *out);
+/* Passes on what arrived of the body, but the held tail, once early. */
+int txn_scan_release(struct txn *t, struct evbuffer *out);
 
 #endif

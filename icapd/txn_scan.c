@@ -47,6 +47,48 @@ bool txn_scan_begin(struct txn *t, const char *heads)
 	return true;
 }
 
+static void txn_scan_early_start(struct txn *t, struct evbuffer *out)
+{
+	bool req = t->method == ICAP_METHOD_REQMOD;
+	size_t off = req ? t->enc.req_hdr_off : t->enc.res_hdr_off;
+	size_t len = req ? t->enc.req_hdr_len : t->enc.res_hdr_len;
+	txn_echo_start(t, out, t->scan->heads + off, len);
+	t->early = true;
+}
+
+/*
+ * Early reply: passes the held body on as it arrives, all but the last
+ * early_hold bytes, which wait for the verdict; a bad verdict then cuts the
+ * reply, so the object never arrives whole. Squid 5.7 stops reading from the
+ * origin after about 64 KiB until body bytes come back, so the hold must stay
+ * below that. Returns -1 if the store failed.
+ */
+int txn_scan_release(struct txn *t, struct evbuffer *out)
+{
+	struct body *b = t->scan->body;
+	uint64_t hold = t->svc->early_hold;
+
+	if (t->allow204 || !body_complete(b) || (t->preview && !t->continued))
+		return 0;
+	/* Start only once more than the hold is in: a body that fits in it still
+	 * gets the block page. */
+	if (!t->early) {
+		if (body_length(b) <= hold)
+			return 0;
+		txn_scan_early_start(t, out);
+	}
+	while (body_length(b) > t->send_off + hold && evbuffer_get_length(out) <= TXN_OUTPUT_HIGH) {
+		uint64_t left = body_length(b) - hold - t->send_off;
+		size_t n = left < SEND_STEP ? (size_t)left : SEND_STEP;
+		evbuffer_add_printf(out, "%zx\r\n", n);
+		if (body_copy_to(b, t->send_off, n, out) < 0)
+			return -1;
+		evbuffer_add(out, "\r\n", 2);
+		t->send_off += n;
+	}
+	return 0;
+}
+
 static void scan_done(void *arg)
 {
 	struct txn *t = arg;
@@ -146,6 +188,11 @@ enum txn_result txn_scan_reply(struct txn *t, struct evbuffer *out)
 	metrics_scan(v->module, v->kind, block, s->duration_us);
 	if (block) {
 		t->verdict = v->kind == VERDICT_BLOCK ? "blocked" : "blocked-unscanned";
+		if (t->early) {
+			/* The reply has begun: end it short so the object never arrives whole. */
+			t->state = TS_DONE;
+			return TXN_CLOSE;
+		}
 		return reply_block(t, out, v);
 	}
 	t->verdict = v->kind == VERDICT_ERROR ? "allowed-unscanned" : "clean";
@@ -158,11 +205,12 @@ enum txn_result txn_scan_reply(struct txn *t, struct evbuffer *out)
 		snprintf(t->reason, sizeof(t->reason), "body larger than max_body_size");
 		return txn_fail(t, out, 500);
 	}
-	bool req = t->method == ICAP_METHOD_REQMOD;
-	size_t off = req ? t->enc.req_hdr_off : t->enc.res_hdr_off;
-	size_t len = req ? t->enc.req_hdr_len : t->enc.res_hdr_len;
-	txn_echo_start(t, out, s->heads + off, len);
-	t->send_off = 0;
+	if (!t->early) {
+		bool req = t->method == ICAP_METHOD_REQMOD;
+		size_t off = req ? t->enc.req_hdr_off : t->enc.res_hdr_off;
+		size_t len = req ? t->enc.req_hdr_len : t->enc.res_hdr_len;
+		txn_echo_start(t, out, s->heads + off, len);
+	}
 	t->state = TS_SEND;
 	return TXN_MORE;
 }

@@ -24,6 +24,7 @@ import gzip
 import hashlib
 import http.client
 import http.server
+import io
 import os
 import pwd
 import random
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import zipfile
 
 import pytest
 
@@ -422,6 +424,20 @@ def pseudo_random(n, seed=None):
     return random.Random(n if seed is None else seed).randbytes(n)
 
 
+TESTFILES_DIR = "/usr/share/clamav-testfiles"
+
+# The EICAR test string, built at run time so that it never stands in the tree.
+EICAR = (b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
+
+
+def with_eicar(n, where):
+    """n bytes of pseudo-random data with EICAR at the start, middle or end."""
+    data = bytearray(pseudo_random(n))
+    at = {"start": 0, "middle": (n - len(EICAR)) // 2, "end": n - len(EICAR)}[where]
+    data[at:at + len(EICAR)] = EICAR
+    return bytes(data)
+
+
 GZIP_PLAIN = b"".join(b"line %06d of a compressible text body\n" % i for i in range(20000))
 GZIP_BODY = gzip.compress(GZIP_PLAIN, mtime=0)
 ETAG = '"icapd-test-etag-1"'
@@ -480,6 +496,31 @@ class OriginHandler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(b"%x\r\n" % len(piece) + piece + b"\r\n")
             self.wfile.write(b"0\r\n\r\n")
             return
+        m = re.fullmatch(r"/eicar/(start|middle|end)/(\d+)(?:\.(gz|zip|chunked))?", path)
+        if m:
+            data = with_eicar(int(m.group(2)), m.group(1))
+            if m.group(3) == "gz":
+                return self._send(200, gzip.compress(data, mtime=0), "text/plain",
+                                  [("Content-Encoding", "gzip")], head=head)
+            if m.group(3) == "zip":
+                buf = io.BytesIO()
+                with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+                    z.writestr("inside.bin", data)
+                return self._send(200, buf.getvalue(), "application/zip", head=head)
+            if m.group(3) == "chunked":
+                self.send_response(200)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for i in range(0, len(data), 7000):
+                    piece = data[i:i + 7000]
+                    self.wfile.write(b"%x\r\n" % len(piece) + piece + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+                return
+            return self._send(200, data, head=head)
+        m = re.fullmatch(r"/testfile/([\w.-]+)", path)
+        if m and os.path.isfile(os.path.join(TESTFILES_DIR, m.group(1))):
+            with open(os.path.join(TESTFILES_DIR, m.group(1)), "rb") as f:
+                return self._send(200, f.read(), head=head)
         if path == "/gzip":
             return self._send(200, GZIP_BODY, "text/plain",
                               [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")],

@@ -269,6 +269,11 @@ class Conn:
         for line in lines[1:]:
             if not line:
                 continue
+            if line[0] in " \t" and r.headers:
+                # A folded continuation line, as X-Violations-Found uses.
+                name, value = r.headers[-1]
+                r.headers[-1] = (name, value + "\n" + line.strip())
+                continue
             name, sep, value = line.partition(":")
             if not sep:
                 raise ICAPError("bad header line %r" % line)
