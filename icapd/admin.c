@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "module.h"
 #include "netaddr.h"
 
 struct admin {
@@ -45,6 +46,10 @@ static void handle(struct evhttp_request *req, void *arg)
 		reply_text(req, 405, "Method Not Allowed", "text/plain", body);
 	} else if (path != NULL && strcmp(path, "/metrics") == 0) {
 		metrics_render(body);
+		const struct generation *g = a->srv->gen;
+		for (size_t i = 0; i < g->nmods; i++)
+			if (g->mods[i].module->render_metrics != NULL)
+				g->mods[i].module->render_metrics(g->mods[i].state, body);
 		reply_text(req, 200, "OK", "text/plain; version=0.0.4", body);
 	} else if (path != NULL && strcmp(path, "/healthz") == 0) {
 		bool ok = !a->srv->stopping;

@@ -27,6 +27,7 @@
 #include "icap_parse.h"
 
 struct body;
+struct evbuffer;
 
 enum verdict_kind {
 	VERDICT_PASS = 0, /* nothing found */
@@ -65,7 +66,7 @@ struct module {
 
 	/*
 	 * Builds the state for a generation from the module's configuration
-	 * (conf_dir: folder of the configuration file). old is this module's
+	 * (paths in it are already absolute). old is this module's
 	 * state in the running generation, or NULL: a module whose inputs did
 	 * not change returns old with a new reference instead of rebuilding.
 	 * Errors go to errors ("file:line: ..." where there is one); returns
@@ -94,6 +95,10 @@ struct module {
 	/* Judges a complete body (on a scan thread). */
 	void (*judge_body)(const void *state, const struct module_msg *m, struct body *b,
 	                   struct verdict *v);
+
+	/* Appends the module's own gauges to /metrics (Prometheus text; names
+	 * start with icapd_<module>_). */
+	void (*render_metrics)(const void *state, struct evbuffer *out);
 };
 
 /* The compiled-in module called name, or NULL. */

@@ -31,6 +31,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #include "body.h"
@@ -722,6 +723,26 @@ static void clamav_judge_body(const void *state, const struct module_msg *m, str
 	}
 }
 
+/* Signature count and age: an engine that stops updating should be seen. */
+static void clamav_render_metrics(const void *state, struct evbuffer *out)
+{
+	const struct clamav_state *st = state_of(state);
+	long long newest = 0;
+	for (size_t i = 0; i < st->snap.n; i++)
+		if (st->snap.v[i].mtime_ns > newest)
+			newest = st->snap.v[i].mtime_ns;
+	evbuffer_add_printf(out,
+	                    "# HELP icapd_clamav_signatures Signatures in the running engine.\n"
+	                    "# TYPE icapd_clamav_signatures gauge\n"
+	                    "icapd_clamav_signatures %u\n"
+	                    "# HELP icapd_clamav_signature_age_seconds Age of the newest "
+	                    "signature database file.\n"
+	                    "# TYPE icapd_clamav_signature_age_seconds gauge\n"
+	                    "icapd_clamav_signature_age_seconds %.0f\n",
+	                    st->engine->sigs,
+	                    newest ? difftime(time(NULL), (time_t)(newest / 1000000000)) : 0.0);
+}
+
 const struct module clamav_module = {
         .name = "clamav",
         .directives = clamav_directives,
@@ -733,6 +754,7 @@ const struct module clamav_module = {
         .unref = clamav_unref,
         .version = clamav_version,
         .stale = clamav_stale,
+        .render_metrics = clamav_render_metrics,
         .wants_body = clamav_wants_body,
         .judge_body = clamav_judge_body,
 };

@@ -164,6 +164,8 @@ def test_scan_metrics_and_log(av):
     assert metric(after, "icapd_scans_total", **key) > metric(before, "icapd_scans_total", **key)
     assert metric(after, "icapd_scan_duration_seconds_count") > \
         metric(before, "icapd_scan_duration_seconds_count")
+    assert metric(after, "icapd_clamav_signatures") >= 45
+    assert metric(after, "icapd_clamav_signature_age_seconds") >= 0
     poll(lambda: any("verdict=blocked" in l and "module=clamav" in l and THREAT in l
                      for l in av.read_access_log()), 5, what="a blocked line in the access log")
 
