@@ -362,7 +362,14 @@ void conn_close_idle(struct server *s)
 	struct conn *c, *next;
 	for (c = TAILQ_FIRST(&s->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, link);
-		if (c->txn == NULL && !c->closing && evbuffer_get_length(c->in) == 0)
+		if (c->txn != NULL || c->closing || evbuffer_get_length(c->in) > 0)
+			continue;
+		/* A request already in the socket is in flight too: serve it. */
+		if (read_some(c) < 0)
+			conn_free(c);
+		else if (evbuffer_get_length(c->in) > 0)
+			conn_process(c);
+		else
 			conn_finish(c);
 	}
 }

@@ -46,7 +46,8 @@ struct scan *scan_prepare(struct generation *g, const struct conf_service *svc,
 	s->heads = malloc(enc->body_off ? enc->body_off : 1);
 	if (s->heads == NULL)
 		abort();
-	memcpy(s->heads, heads, enc->body_off);
+	if (enc->body_off > 0)
+		memcpy(s->heads, heads, enc->body_off);
 	/* The blocks were checked by the transaction already. */
 	if (enc->req_hdr_len > 0) {
 		s->req_head = malloc(sizeof(*s->req_head));
