@@ -33,6 +33,8 @@
 #include <string.h>
 #include <time.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <stdint.h>
 
 #include "body.h"
 #include "clamav_db.h"
@@ -40,6 +42,7 @@
 #include "hdr_parse.h"
 #include "http_parse.h"
 #include "module.h"
+#include "multipart.h"
 
 #define CLAMAV_STATE_MAGIC  0x434c4d53u /* "CLMS" */
 #define CLAMAV_ENGINE_MAGIC 0x434c4d45u /* "CLME" */
@@ -658,11 +661,88 @@ static bool allowed_sig(const struct conf_words *w, const char *name)
  * precedence), so an archive too deep to finish that also holds a known
  * virus is reported as that virus.
  */
+/* Turns what libclamav returned into a verdict. Returns true if it decided
+ * anything but a pass. */
+static bool map_result(const struct clamav_state *st, cl_error_t r, const char *name,
+                       const struct clamav_db_scan *scan, struct verdict *v)
+{
+	if (r == CL_CLEAN) {
+		set_verdict(v, VERDICT_PASS, false, "clean");
+	} else if (r == CL_VIRUS) {
+		if (name == NULL)
+			name = scan->name[0] != '\0' ? scan->name : "Unnamed.Detection";
+		if (allowed_sig(&st->allow_sigs, name))
+			set_verdict(v, VERDICT_PASS, false, "allowed signature %s", name);
+		else if (strncmp(name, NAME_LIMITS, strlen(NAME_LIMITS)) == 0)
+			set_verdict(v, VERDICT_ERROR, false, "scan limit exceeded: %s", name);
+		else if (strncmp(name, NAME_ENCRYPTED, strlen(NAME_ENCRYPTED)) == 0)
+			set_verdict(v, VERDICT_ERROR, false, "encrypted: %s", name);
+		else
+			set_verdict(v, VERDICT_BLOCK, true, "%s", name);
+	} else if (r == CL_ETIMEOUT || r == CL_EMAXREC || r == CL_EMAXSIZE || r == CL_EMAXFILES) {
+		set_verdict(v, VERDICT_ERROR, false, "scan limit exceeded: %s", cl_strerror(r));
+	} else {
+		set_verdict(v, VERDICT_ERROR, false, "engine error: %s", cl_strerror(r));
+	}
+	return v->kind != VERDICT_PASS;
+}
+
+/* At most this many parts of a form are scanned one by one. */
+#define MAX_FORM_PARTS 1000
+
+struct part_scan {
+	const struct clamav_state *st;
+	const char *base;
+	struct cl_scan_options *opts;
+	struct verdict *v;
+	bool decided;
+};
+
+static int scan_one_part(void *arg, const struct multipart_part *p)
+{
+	struct part_scan *ps = arg;
+	if (p->len == 0)
+		return 0;
+	cl_fmap_t *map = cl_fmap_open_memory(ps->base + p->off, p->len);
+	if (map == NULL)
+		return 0;
+	const char *name = NULL;
+	unsigned long scanned = 0;
+	struct clamav_db_scan scan = {.name = ""};
+	cl_error_t r = cl_scanmap_callback(map, NULL, &name, &scanned, ps->st->engine->cl, ps->opts,
+	                                   &scan);
+	cl_fmap_close(map);
+	ps->decided = map_result(ps->st, r, name, &scan, ps->v);
+	return ps->decided;
+}
+
+/*
+ * A form upload (multipart): each part is scanned on its own too, exactly as
+ * it was sent, since a signature over a whole file (a hash) does not match
+ * the form around it. Returns true if a part decided the verdict.
+ */
+static bool scan_form_parts(const struct clamav_state *st, const struct module_msg *m, int fd,
+                            uint64_t len, struct cl_scan_options *opts, struct verdict *v)
+{
+	const struct http_head *h = m->method == ICAP_METHOD_REQMOD ? m->req : m->res;
+	const struct hdr *ct = h ? hdr_find(h->hdrs, h->nhdrs, "Content-Type") : NULL;
+	char boundary[MULTIPART_BOUNDARY_MAX + 1];
+	size_t blen = ct ? multipart_boundary(ct->value, ct->value_len, boundary) : 0;
+	if (blen == 0 || len == 0 || len > SIZE_MAX)
+		return false;
+	void *base = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (base == MAP_FAILED)
+		return false;
+	struct part_scan ps = {.st = st, .base = base, .opts = opts, .v = v};
+	multipart_each(base, (size_t)len, boundary, blen, MAX_FORM_PARTS, scan_one_part, &ps);
+	munmap(base, (size_t)len);
+	return ps.decided;
+}
+
 static void clamav_judge_body(const void *state, const struct module_msg *m, struct body *b,
                               struct verdict *v)
 {
 	const struct clamav_state *st = state_of(state);
-	(void)m;
 
 	if (allowed_sha(st, body_sha256(b))) {
 		set_verdict(v, VERDICT_PASS, false, "allowed by sha256");
@@ -697,30 +777,14 @@ static void clamav_judge_body(const void *state, const struct module_msg *m, str
 	if (st->block_encrypted)
 		opts.heuristic |=
 		        CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE | CL_SCAN_HEURISTIC_ENCRYPTED_DOC;
+	if (scan_form_parts(st, m, fd, body_length(b), &opts, v))
+		return;
 	const char *name = NULL;
 	unsigned long scanned = 0;
 	struct clamav_db_scan scan = {.name = ""};
 	cl_error_t r =
 	        cl_scandesc_callback(fd, NULL, &name, &scanned, st->engine->cl, &opts, &scan);
-
-	if (r == CL_CLEAN) {
-		set_verdict(v, VERDICT_PASS, false, "clean");
-	} else if (r == CL_VIRUS) {
-		if (name == NULL)
-			name = scan.name[0] != '\0' ? scan.name : "Unnamed.Detection";
-		if (allowed_sig(&st->allow_sigs, name))
-			set_verdict(v, VERDICT_PASS, false, "allowed signature %s", name);
-		else if (strncmp(name, NAME_LIMITS, strlen(NAME_LIMITS)) == 0)
-			set_verdict(v, VERDICT_ERROR, false, "scan limit exceeded: %s", name);
-		else if (strncmp(name, NAME_ENCRYPTED, strlen(NAME_ENCRYPTED)) == 0)
-			set_verdict(v, VERDICT_ERROR, false, "encrypted: %s", name);
-		else
-			set_verdict(v, VERDICT_BLOCK, true, "%s", name);
-	} else if (r == CL_ETIMEOUT || r == CL_EMAXREC || r == CL_EMAXSIZE || r == CL_EMAXFILES) {
-		set_verdict(v, VERDICT_ERROR, false, "scan limit exceeded: %s", cl_strerror(r));
-	} else {
-		set_verdict(v, VERDICT_ERROR, false, "engine error: %s", cl_strerror(r));
-	}
+	map_result(st, r, name, &scan, v);
 }
 
 /* Signature count and age: an engine that stops updating should be seen. */

@@ -563,6 +563,15 @@ class OriginHandler(http.server.BaseHTTPRequestHandler):
         if self.path.split("?", 1)[0] == "/upload":
             digest = hashlib.sha256(body).hexdigest()
             self.server.uploads.append(digest)
+            # Form uploads: also the digest of each part, so that a test can
+            # tell whether a whole file reached the origin.
+            m = re.search(r"boundary=\"?([^\";]+)", self.headers.get("Content-Type") or "")
+            if m:
+                delim = b"\r\n--" + m.group(1).encode()
+                for part in (b"\r\n" + body).split(delim)[1:]:
+                    head, sep, content = part.partition(b"\r\n\r\n")
+                    if sep:
+                        self.server.uploads.append(hashlib.sha256(content).hexdigest())
             return self._send(200, ("%s %d\n" % (digest, len(body))).encode(), "text/plain")
         return self._send(404, b"not found\n", "text/plain")
 
