@@ -9,7 +9,8 @@ Continue before the verdict; without Allow: 204 the reply starts early and
 an infected body is cut short; uploads (REQMOD) are scanned; bodies over
 the limits and archives nested too deep fail closed unless on_scan_error
 allows them; the scan metrics move; a changed signature directory is picked
-up by itself, and a corrupt one keeps the old engine serving.
+up by itself, also while a client loop keeps scanning (no answer may be
+wrong or missing), and a corrupt one keeps the old engine serving.
 """
 
 import io
@@ -212,6 +213,45 @@ def test_every_clamav_testfile_is_blocked(av):
 MARKER = b"icapd-signature-reload-marker-7f3a"
 
 
+class ScanLoad:
+    """A bounded client loop (one keep-alive connection, clean and infected
+    bodies in turn) that counts every answer that is not the right one."""
+
+    def __init__(self, srv, seconds=30.0):
+        import threading
+        self.srv, self.deadline = srv, time.monotonic() + seconds
+        self.done = self.failures = 0
+        self.errors = []
+        self.stop_flag = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        clean, bad = pseudo_random(20000), with_eicar(20000, "middle")
+        c = self.srv.conn()
+        try:
+            while not self.stop_flag and time.monotonic() < self.deadline:
+                infected = self.done % 2 == 1
+                try:
+                    r = c.transact(respmod(self.srv, bad if infected else clean), timeout=10)
+                    ok = (r.status == 200 and r.header("X-Infection-Found")) if infected \
+                        else r.status == 204
+                except (ic.ICAPError, OSError) as e:
+                    ok, r = False, e
+                    c.close()
+                    c = self.srv.conn()
+                if not ok:
+                    self.failures += 1
+                    self.errors.append(repr(r)[:200])
+                self.done += 1
+        finally:
+            c.close()
+
+    def stop(self):
+        self.stop_flag = True
+        self.thread.join(20)
+
+
 def test_signature_reload(icapd_factory, tmp_path):
     sigdir = tmp_path / "sigs"
     shutil.copytree(SIGS, str(sigdir))
@@ -219,6 +259,20 @@ def test_signature_reload(icapd_factory, tmp_path):
     body = b"a file with " + MARKER + b" inside"
     tag = ic.request(srv.host, srv.port, respmod(srv, body)).header("ISTag")
     assert ic.request(srv.host, srv.port, respmod(srv, body)).status == 204
+    load = ScanLoad(srv)
+    # The whole directory replaced (as a package update does) while scans run.
+    for i in range(3):
+        staging = tmp_path / ("staging%d" % i)
+        shutil.copytree(SIGS, str(staging))
+        (staging / "extra.ndb").write_text("icapd.Test.Extra%d:0:*:%s\n" % (i, (b"x%d-never" % i).hex()))
+        old = tmp_path / ("old%d" % i)
+        os.rename(str(sigdir), str(old))
+        os.rename(str(staging), str(sigdir))
+        shutil.rmtree(str(old))
+        poll(lambda: "generation %d" % (i + 2) in srv.output(), 15, what="reload %d" % (i + 1))
+    tag2 = ic.request(srv.host, srv.port, respmod(srv, body)).header("ISTag")
+    assert tag2 != tag, "new signatures, same ISTag"
+    tag = tag2
 
     # A corrupt database: the running engine keeps serving, the error is logged.
     (sigdir / "broken.ndb").write_text("this is not a signature\n")
@@ -235,3 +289,8 @@ def test_signature_reload(icapd_factory, tmp_path):
     r = ic.request(srv.host, srv.port, respmod(srv, body))
     assert_block_page(r, "icapd.Test.Marker")
     assert r.header("ISTag") != tag
+    load.stop()
+    assert load.done > 20 and load.failures == 0, (load.done, load.errors[:5])
+    samples = srv.metrics()
+    assert metric(samples, "icapd_reloads_total", result="ok") >= 4
+    assert metric(samples, "icapd_reloads_total", result="failed") >= 1
