@@ -633,7 +633,8 @@ static void parse_service(struct parser *ps, char *name, int line)
 		perr(ps, line, "service %s has no \"methods\"", s->name);
 	for (size_t i = 0; i < s->chain.n; i++)
 		if (module_find(s->chain.v[i]) == NULL)
-			perr(ps, line, "service %s: unknown module \"%s\" in chain", s->name,
+			perr(ps, line, "service %s: %s module \"%s\" in chain", s->name,
+			     module_known(s->chain.v[i]) ? "not compiled in:" : "unknown",
 			     s->chain.v[i]);
 }
 
@@ -663,10 +664,18 @@ static void parse_module(struct parser *ps, const char *name, int line)
 {
 	const struct module *m = module_find(name);
 	if (m == NULL) {
-		perr(ps, line, "unknown module \"%s\"", name);
-		struct table none = {NULL, 0};
-		char dummy;
-		parse_block(ps, &none, CTX_MODULE, &dummy, name);
+		if (module_known(name))
+			perr(ps, line, "module %s is not compiled in (configure --without-%s)",
+			     name, name);
+		else
+			perr(ps, line, "unknown module \"%s\"", name);
+		/* Skip its block without a message per line. */
+		int depth = 1;
+		while (ps->kind != TOK_EOF && depth > 0) {
+			depth += ps->kind == TOK_OPEN;
+			depth -= ps->kind == TOK_CLOSE;
+			next(ps);
+		}
 		return;
 	}
 	for (size_t i = 0; i < ps->conf->nmodules; i++)

@@ -18,6 +18,17 @@ static const struct module *const modules[] = {
         NULL, /* keeps the table non-empty whatever is compiled in */
 };
 
+/* Every module the source tree has, compiled in or not: for messages. */
+static const char *const known[] = {"clamav"};
+
+bool module_known(const char *name)
+{
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(known[i], name) == 0)
+			return true;
+	return false;
+}
+
 const struct module *module_find(const char *name)
 {
 	for (size_t i = 0; i < sizeof(modules) / sizeof(modules[0]); i++)

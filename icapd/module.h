@@ -104,6 +104,9 @@ struct module {
 /* The compiled-in module called name, or NULL. */
 const struct module *module_find(const char *name);
 
+/* True for a module of the source tree, even if configure left it out. */
+bool module_known(const char *name);
+
 /* Calls fn for every compiled-in module. */
 void module_foreach(void (*fn)(const struct module *m, void *arg), void *arg);
 

@@ -103,6 +103,17 @@ def find_icapd():
     return None
 
 
+def icapd_has_module(name):
+    """True if the icapd under test was built with module name (configure
+    --without-<name> leaves it out; its tests then skip, saying so)."""
+    path = find_icapd()
+    if path is None:
+        return True  # let require_icapd report the missing binary
+    out = subprocess.run([path, "-h"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         timeout=10).stdout.decode(errors="replace")
+    return ("module %s {" % name) in out
+
+
 def require_icapd():
     if AGAINST != "icapd":
         pytest.skip("icapd-specific test; the suite runs against %s (ICAPD_TEST_AGAINST)" % AGAINST)

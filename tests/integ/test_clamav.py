@@ -22,10 +22,16 @@ import zipfile
 
 import pytest
 
+from conftest import icapd_has_module
+
 import icap_client as ic
 from conftest import EICAR, pseudo_random, with_eicar
 from procs import poll
 from promtext import metric
+
+
+pytestmark = pytest.mark.skipif(not icapd_has_module("clamav"),
+                                reason="icapd built --without-clamav")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SIGS = os.path.join(ROOT, "conf", "signatures")

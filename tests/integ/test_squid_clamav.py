@@ -22,9 +22,15 @@ import time
 
 import pytest
 
+from conftest import icapd_has_module
+
 from conftest import (EICAR, TESTFILES_DIR, Squid, curl, pseudo_random, squid_workdir,
                       with_eicar)
 import icap_client as ic  # noqa: F401
+
+
+pytestmark = pytest.mark.skipif(not icapd_has_module("clamav"),
+                                reason="icapd built --without-clamav")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SERVICES = """

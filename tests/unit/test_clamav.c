@@ -894,8 +894,19 @@ static void test_concurrent_scans(void **state)
 	}
 }
 
+static void test_not_compiled_in(void **state)
+{
+	(void)state;
+	skip(); /* configure --without-clamav: nothing to test */
+}
+
 int main(void)
 {
+	if (module_find("clamav") == NULL) {
+		fprintf(stderr, "test_clamav: module clamav not compiled in (--without-clamav)\n");
+		const struct CMUnitTest none[] = {cmocka_unit_test(test_not_compiled_in)};
+		return cmocka_run_group_tests(none, NULL, NULL);
+	}
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_directives),       cmocka_unit_test(test_eicar_anywhere),
 	        cmocka_unit_test(test_clamav_testfiles), cmocka_unit_test(test_clean),
