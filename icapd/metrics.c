@@ -19,9 +19,14 @@ static const uint64_t bucket_us[] = {250,     500,     1000,     2500,    5000, 
                                      2500000, 5000000, 10000000, 30000000};
 #define NBUCKETS (sizeof(bucket_us) / sizeof(bucket_us[0]))
 
+/* A latency histogram over bucket_us; the last bucket is +Inf. */
+struct histogram {
+	atomic_ullong buckets[NBUCKETS + 1];
+	atomic_ullong sum_us, count;
+};
+
 static atomic_ullong requests[NMETHODS][NSTATUS + 1]; /* last: any other status */
-static atomic_ullong latency_buckets[NBUCKETS + 1];   /* last: +Inf */
-static atomic_ullong latency_sum_us, latency_count;
+static struct histogram request_latency, scan_latency;
 static atomic_ullong bytes_received, bytes_sent;
 static atomic_llong connections;
 static atomic_ullong connections_total;
@@ -35,10 +40,34 @@ static struct {
 	_Atomic(const char *) module;
 	atomic_ullong n[4];
 } scans[MAX_SCAN_MODULES];
-static atomic_ullong scan_buckets[NBUCKETS + 1], scan_sum_us, scan_count;
 
 #define ADD(var, n) atomic_fetch_add_explicit(&(var), (n), memory_order_relaxed)
 #define GET(var)    atomic_load_explicit(&(var), memory_order_relaxed)
+
+static void observe(struct histogram *h, uint64_t us)
+{
+	size_t b = 0;
+	while (b < NBUCKETS && us > bucket_us[b])
+		b++;
+	ADD(h->buckets[b], 1);
+	ADD(h->sum_us, us);
+	ADD(h->count, 1);
+}
+
+static void render_histogram(struct evbuffer *out, const char *name, const char *help,
+                             struct histogram *h)
+{
+	unsigned long long cum = 0;
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	for (size_t b = 0; b < NBUCKETS; b++) {
+		cum += GET(h->buckets[b]);
+		evbuffer_add_printf(out, "%s_bucket{le=\"%g\"} %llu\n", name,
+		                    (double)bucket_us[b] / 1e6, cum);
+	}
+	cum += GET(h->buckets[NBUCKETS]);
+	evbuffer_add_printf(out, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+	                    cum, name, (double)GET(h->sum_us) / 1e6, name, GET(h->count));
+}
 
 void metrics_request(enum icap_method m, int status, uint64_t duration_us, uint64_t bytes_in,
                      uint64_t bytes_out)
@@ -50,12 +79,7 @@ void metrics_request(enum icap_method m, int status, uint64_t duration_us, uint6
 	if ((unsigned)m >= NMETHODS)
 		m = ICAP_METHOD_UNKNOWN;
 	ADD(requests[m][s], 1);
-	size_t b = 0;
-	while (b < NBUCKETS && duration_us > bucket_us[b])
-		b++;
-	ADD(latency_buckets[b], 1);
-	ADD(latency_sum_us, duration_us);
-	ADD(latency_count, 1);
+	observe(&request_latency, duration_us);
 	ADD(bytes_received, bytes_in);
 	ADD(bytes_sent, bytes_out);
 }
@@ -77,12 +101,7 @@ void metrics_scan(const char *module, int kind, bool blocked, uint64_t duration_
 		ADD(scans[i].n[outcome], 1);
 		break;
 	}
-	size_t b = 0;
-	while (b < NBUCKETS && duration_us > bucket_us[b])
-		b++;
-	ADD(scan_buckets[b], 1);
-	ADD(scan_sum_us, duration_us);
-	ADD(scan_count, 1);
+	observe(&scan_latency, duration_us);
 }
 
 void metrics_connection(int delta)
@@ -119,22 +138,9 @@ void metrics_render(struct evbuffer *out)
 			        icap_method_name((enum icap_method)m), status, v);
 		}
 	}
-	evbuffer_add_printf(out,
-	                    "# HELP icapd_request_duration_seconds Time from the first byte of a "
-	                    "request to the end of its reply.\n"
-	                    "# TYPE icapd_request_duration_seconds histogram\n");
-	unsigned long long cum = 0;
-	for (size_t b = 0; b < NBUCKETS; b++) {
-		cum += GET(latency_buckets[b]);
-		evbuffer_add_printf(out, "icapd_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-		                    (double)bucket_us[b] / 1e6, cum);
-	}
-	cum += GET(latency_buckets[NBUCKETS]);
-	evbuffer_add_printf(out,
-	                    "icapd_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
-	                    "icapd_request_duration_seconds_sum %.6f\n"
-	                    "icapd_request_duration_seconds_count %llu\n",
-	                    cum, (double)GET(latency_sum_us) / 1e6, GET(latency_count));
+	render_histogram(out, "icapd_request_duration_seconds",
+	                 "Time from the first byte of a request to the end of its reply.",
+	                 &request_latency);
 	evbuffer_add_printf(out, "# HELP icapd_scans_total Bodies judged, by the module that "
 	                         "decided (all: every module passed) and outcome.\n"
 	                         "# TYPE icapd_scans_total counter\n");
@@ -145,21 +151,8 @@ void metrics_render(struct evbuffer *out)
 			        out, "icapd_scans_total{module=\"%s\",outcome=\"%s\"} %llu\n", m,
 			        outcome_names[o], GET(scans[i].n[o]));
 	}
-	evbuffer_add_printf(out, "# HELP icapd_scan_duration_seconds Time a body spent with "
-	                         "the modules on a scan thread.\n"
-	                         "# TYPE icapd_scan_duration_seconds histogram\n");
-	cum = 0;
-	for (size_t b = 0; b < NBUCKETS; b++) {
-		cum += GET(scan_buckets[b]);
-		evbuffer_add_printf(out, "icapd_scan_duration_seconds_bucket{le=\"%g\"} %llu\n",
-		                    (double)bucket_us[b] / 1e6, cum);
-	}
-	cum += GET(scan_buckets[NBUCKETS]);
-	evbuffer_add_printf(out,
-	                    "icapd_scan_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
-	                    "icapd_scan_duration_seconds_sum %.6f\n"
-	                    "icapd_scan_duration_seconds_count %llu\n",
-	                    cum, (double)GET(scan_sum_us) / 1e6, GET(scan_count));
+	render_histogram(out, "icapd_scan_duration_seconds",
+	                 "Time a body spent with the modules on a scan thread.", &scan_latency);
 	evbuffer_add_printf(out,
 	                    "# HELP icapd_bytes_received_total ICAP bytes read from clients.\n"
 	                    "# TYPE icapd_bytes_received_total counter\n"

@@ -755,31 +755,30 @@ def squid_workdir():
     return d
 
 
-@pytest.fixture(scope="session")
-def squid(server):
-    """Squid adapting every request (/reqmod) and response (/respmod) through
-    the server under test, with ICAP previews (as Squid is normally run)."""
+def running_squid(icap_host, icap_port, **kw):
+    """A generator for fixtures: a Squid in a fresh directory, stopped and
+    removed afterwards. kw goes to Squid()."""
     d = squid_workdir()
     try:
-        sq = Squid(server.host, server.port, d)
+        sq = Squid(icap_host, icap_port, d, **kw)
     except BaseException:
         shutil.rmtree(d, ignore_errors=True)
         raise
     yield sq
     sq.stop()
     shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def squid(server):
+    """Squid adapting every request (/reqmod) and response (/respmod) through
+    the server under test, with ICAP previews (as Squid is normally run)."""
+    yield from running_squid(server.host, server.port)
 
 
 @pytest.fixture(scope="session")
 def squid_nopreview(server):
     """Squid with previews off, through /echo: for large bodies Squid then
     offers no Allow 204 either, so the server must echo them (200)."""
-    d = squid_workdir()
-    try:
-        sq = Squid(server.host, server.port, d, reqmod="echo", respmod="echo", preview=False)
-    except BaseException:
-        shutil.rmtree(d, ignore_errors=True)
-        raise
-    yield sq
-    sq.stop()
-    shutil.rmtree(d, ignore_errors=True)
+    yield from running_squid(server.host, server.port, reqmod="echo", respmod="echo",
+                             preview=False)

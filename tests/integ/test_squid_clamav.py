@@ -17,14 +17,11 @@ the verdict; they must never arrive whole.
 """
 
 import os
-import shutil
 import time
 
 import pytest
 
-from conftest import icapd_has_module
-
-from conftest import (EICAR, TESTFILES_DIR, Squid, curl, pseudo_random, squid_workdir,
+from conftest import (EICAR, TESTFILES_DIR, curl, icapd_has_module, pseudo_random, running_squid,
                       with_eicar)
 import icap_client as ic  # noqa: F401
 
@@ -47,15 +44,7 @@ def av(module_icapd_factory):
 
 @pytest.fixture(scope="module")
 def squid_av(av):
-    d = squid_workdir()
-    try:
-        sq = Squid(av.host, av.port, d)
-    except BaseException:
-        shutil.rmtree(d, ignore_errors=True)
-        raise
-    yield sq
-    sq.stop()
-    shutil.rmtree(d, ignore_errors=True)
+    yield from running_squid(av.host, av.port)
 
 
 def get(squid, url, tmp_path, name="out", extra=(), timeout=60):
