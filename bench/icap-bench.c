@@ -10,7 +10,14 @@
  * headers and the chunked body; a 200 to REQMOD or RESPMOD must echo the
  * body that was sent, which is compared as it arrives. With --preview the
  * first N body bytes go out as a preview and the rest only after "100
- * Continue". At the end it prints throughput, replies by status, errors by
+ * Continue". With --unique the last 8 body bytes of each request hold a
+ * request number plus a random start per run, so that no two requests of a
+ * run (nor of two runs) carry the same body and no verdict cache keyed by a
+ * hash of the whole object (libclamav has one) can answer from memory; only
+ * the few wire bytes around them are copied per request, and echoes are
+ * checked against the varied body. The end, not the start, is varied so that
+ * servers that type a file by its first bytes see the same type every time.
+ * At the end it prints throughput, replies by status, errors by
  * kind, latency percentiles from a log-linear histogram and its own CPU use,
  * as a table or one JSON object; it exits 1 if anything went wrong.
  *
@@ -37,9 +44,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BENCH_MAX_CONNS    10000
 #define BENCH_MAX_SECONDS  600.0
@@ -49,6 +58,8 @@
 #define BENCH_IO_MAX       (256 * 1024)   /* bytes per readv(2)/writev(2) */
 #define LIBEVENT_MAX_READ  4096           /* libevent 2.1's EVBUFFER_MAX_READ */
 #define BENCH_RETRY_MS     50             /* pause after a failed connect */
+#define BENCH_VAR_MAX      8              /* body bytes varied by --unique */
+#define BENCH_VAR_SPAN     256            /* most wire bytes copied to vary them */
 
 /* Latency histogram: values below 2^HIST_SUB_BITS ns have their own bucket,
  * above that each power of two is split in 2^HIST_SUB_BITS equal buckets, so
@@ -146,7 +157,15 @@ struct bench_conn {
 	uint64_t csize;    /* chunk size being parsed, then bytes left in it */
 	uint64_t echo_off; /* decoded body bytes so far */
 	uint64_t body_sent;
-	uint64_t t_start; /* ns; request start, or connect start */
+	uint64_t t_start;                 /* ns; request start, or connect start */
+	unsigned char tag[BENCH_VAR_MAX]; /* --unique: the varied bytes in flight */
+};
+
+/* Where the bytes varied by --unique sit in one of the two wire buffers. */
+struct bench_var {
+	size_t lo, hi;            /* the wire span copied per request, or 0, 0 */
+	size_t at[BENCH_VAR_MAX]; /* wire offset of varied byte i ... */
+	bool here[BENCH_VAR_MAX]; /* ... if it is in this buffer */
 };
 
 struct bench {
@@ -164,6 +183,13 @@ struct bench {
 	size_t chunk;
 	bool json;
 	double timeout;
+	bool unique;
+
+	/* --unique: body bytes [var_off, var_off + var_len) of request n are
+	 * the little-endian bytes of nonce + n */
+	uint64_t nonce, var_off;
+	unsigned var_len;
+	struct bench_var var_a, var_b;
 
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
@@ -277,17 +303,31 @@ static void fill_body(unsigned char *p, uint64_t n)
 	}
 }
 
-/* Writes len bytes of body as chunks of at most chunk bytes to w; returns the
- * bytes written. w must have room for len + (len / chunk + 1) * 20. */
-static size_t put_chunks(unsigned char *w, const unsigned char *body, uint64_t len, size_t chunk)
+/* Writes len bytes of body, starting at body offset from, as chunks of at
+ * most chunk bytes to w; returns the bytes written. w must have room for len
+ * + (len / chunk + 1) * 20. When var is given, notes where the bytes varied
+ * by --unique land in w (its offsets count from wbase, where w sits in its
+ * buffer). */
+static size_t put_chunks(unsigned char *w, const unsigned char *body, uint64_t from, uint64_t len,
+                         size_t chunk, const struct bench *b, struct bench_var *var, size_t wbase)
 {
 	size_t n = 0;
 
+	body += from;
 	while (len > 0) {
 		size_t take = len < chunk ? (size_t)len : chunk;
 
 		n += (size_t)sprintf((char *)w + n, "%zx\r\n", take);
 		memcpy(w + n, body, take);
+		for (unsigned i = 0; var && i < b->var_len; i++) {
+			uint64_t j = b->var_off + i; /* the body offset of varied byte i */
+
+			if (j >= from && j < from + take) {
+				var->here[i] = true;
+				var->at[i] = wbase + n + (size_t)(j - from);
+			}
+		}
+		from += take;
 		n += take;
 		memcpy(w + n, "\r\n", 2);
 		n += 2;
@@ -295,6 +335,24 @@ static size_t put_chunks(unsigned char *w, const unsigned char *body, uint64_t l
 		len -= take;
 	}
 	return n;
+}
+
+/* Sets the span of wire bytes copied per request to vary those of the
+ * var_len varied bytes that are in this buffer (chunk framing may sit
+ * between them). */
+static void var_span(struct bench_var *var, unsigned var_len)
+{
+	var->lo = var->hi = 0;
+	for (unsigned i = 0; i < var_len; i++) {
+		if (!var->here[i])
+			continue;
+		if (var->hi == 0 || var->at[i] < var->lo)
+			var->lo = var->at[i];
+		if (var->at[i] + 1 > var->hi)
+			var->hi = var->at[i] + 1;
+	}
+	if (var->hi - var->lo > BENCH_VAR_SPAN)
+		die("--unique: the varied bytes are spread too far (is --chunk tiny?)");
 }
 
 /* Builds wire_a (and wire_b with a preview) from the options. */
@@ -338,6 +396,10 @@ static void build_request(struct bench *b)
 	}
 	if (b->body_len == 0)
 		b->preview = -1; /* a preview needs a body */
+	if (b->unique) {
+		b->var_len = b->body_len < BENCH_VAR_MAX ? (unsigned)b->body_len : BENCH_VAR_MAX;
+		b->var_off = b->body_len - b->var_len;
+	}
 	if (b->allow204 && b->method != M_OPTIONS)
 		strcat(extra, "Allow: 204\r\n");
 	if (b->preview >= 0)
@@ -364,7 +426,8 @@ static void build_request(struct bench *b)
 	memcpy(b->wire_a + hlen, http, http_len);
 	b->wire_a_len = hlen + http_len;
 	if (b->body_len > 0) {
-		b->wire_a_len += put_chunks(b->wire_a + b->wire_a_len, b->body, first, b->chunk);
+		b->wire_a_len += put_chunks(b->wire_a + b->wire_a_len, b->body, 0, first, b->chunk,
+		                            b, b->unique ? &b->var_a : NULL, b->wire_a_len);
 		memcpy(b->wire_a + b->wire_a_len, b->ieof ? "0; ieof\r\n\r\n" : "0\r\n\r\n",
 		       b->ieof ? 11 : 5);
 		b->wire_a_len += b->ieof ? 11 : 5;
@@ -373,10 +436,13 @@ static void build_request(struct bench *b)
 		cap = (size_t)b->body_b + ((size_t)b->body_b / b->chunk + 1) * 20 + 8;
 		if (!(b->wire_b = malloc(cap)))
 			die("out of memory");
-		b->wire_b_len = put_chunks(b->wire_b, b->body + first, b->body_b, b->chunk);
+		b->wire_b_len = put_chunks(b->wire_b, b->body, first, b->body_b, b->chunk, b,
+		                           b->unique ? &b->var_b : NULL, 0);
 		memcpy(b->wire_b + b->wire_b_len, "0\r\n\r\n", 5);
 		b->wire_b_len += 5;
 	}
+	var_span(&b->var_a, b->var_len);
+	var_span(&b->var_b, b->var_len);
 }
 
 /* ---- running ---- */
@@ -456,12 +522,27 @@ static void conn_fail(struct bench_conn *c, enum bench_err err)
  * watch the socket for writing: a small request then costs one writev(2) and
  * no epoll_ctl(2) calls.
  */
-static void conn_write(struct bench_conn *c, const unsigned char *p, size_t len)
+static void conn_write(struct bench_conn *c, const unsigned char *p, size_t len,
+                       const struct bench_var *var)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
-	if (evbuffer_add_reference(out, p, len, NULL, NULL) < 0)
+	if (var && var->hi > 0) {
+		/* --unique: the bytes around the varied ones go as a copy */
+		unsigned char span[BENCH_VAR_SPAN];
+
+		memcpy(span, p + var->lo, var->hi - var->lo);
+		for (unsigned i = 0; i < c->b->var_len; i++)
+			if (var->here[i])
+				span[var->at[i] - var->lo] = c->tag[i];
+		if ((var->lo > 0 && evbuffer_add_reference(out, p, var->lo, NULL, NULL) < 0) ||
+		    evbuffer_add(out, span, var->hi - var->lo) < 0 ||
+		    (len > var->hi &&
+		     evbuffer_add_reference(out, p + var->hi, len - var->hi, NULL, NULL) < 0))
+			die("out of memory");
+	} else if (evbuffer_add_reference(out, p, len, NULL, NULL) < 0) {
 		die("out of memory");
+	}
 	if (bufferevent_get_enabled(c->bev) & EV_WRITE)
 		return;
 	evbuffer_write(out, bufferevent_getfd(c->bev));
@@ -488,7 +569,7 @@ static void conn_send(struct bench_conn *c)
 	c->mismatch = false;
 	c->phase = b->preview >= 0 ? PH_PREVIEW : PH_FULL;
 	c->body_sent = b->body_a;
-	conn_write(c, b->wire_a, b->wire_a_len);
+	conn_write(c, b->wire_a, b->wire_a_len, b->unique ? &b->var_a : NULL);
 }
 
 static void conn_start(struct bench_conn *c)
@@ -502,6 +583,12 @@ static void conn_start(struct bench_conn *c)
 	}
 	b->started++;
 	b->inflight++;
+	if (b->unique) {
+		uint64_t v = b->nonce + b->started;
+
+		for (unsigned i = 0; i < BENCH_VAR_MAX; i++)
+			c->tag[i] = (unsigned char)(v >> (8 * i));
+	}
 	c->t_start = now_ns();
 	conn_send(c);
 }
@@ -706,7 +793,7 @@ static int conn_read_head(struct bench_conn *c, struct evbuffer *in)
 		b->continues++;
 		c->phase = PH_REST;
 		c->body_sent += b->body_b;
-		conn_write(c, b->wire_b, b->wire_b_len);
+		conn_write(c, b->wire_b, b->wire_b_len, b->unique ? &b->var_b : NULL);
 		return 1;
 	}
 	if (c->status < 200 || c->status > 599)
@@ -831,6 +918,26 @@ static int chunk_byte(struct bench_conn *c, unsigned char ch)
 	}
 }
 
+/* Whether the n bytes at p equal the body sent on c from offset off on (off +
+ * n is within the body): the fixed body, but for the bytes --unique varied. */
+static bool body_matches(const struct bench_conn *c, uint64_t off, const unsigned char *p, size_t n)
+{
+	const struct bench *b = c->b;
+	uint64_t vs = b->var_off, ve = b->var_off + b->var_len;
+	size_t pre, mid;
+
+	if (b->var_len == 0 || off + n <= vs || off >= ve)
+		return memcmp(p, b->body + off, n) == 0;
+	/* [off, vs) fixed, then varied bytes up to ve, then fixed again */
+	pre = off < vs ? (size_t)(vs - off) : 0;
+	if (pre > 0 && memcmp(p, b->body + off, pre) != 0)
+		return false;
+	mid = (size_t)((off + n < ve ? off + n : ve) - (off + pre));
+	if (memcmp(p + pre, c->tag + (off + pre - vs), mid) != 0)
+		return false;
+	return memcmp(p + pre + mid, b->body + off + pre + mid, n - pre - mid) == 0;
+}
+
 /* Decodes the chunked body as it arrives, comparing data with what was sent
  * without copying it. */
 static int conn_read_body(struct bench_conn *c, struct evbuffer *in)
@@ -854,7 +961,7 @@ static int conn_read_body(struct bench_conn *c, struct evbuffer *in)
 						take = (size_t)c->csize;
 					if (c->verify && !c->mismatch &&
 					    (c->echo_off + take > b->body_len ||
-					     memcmp(p + k, b->body + c->echo_off, take) != 0))
+					     !body_matches(c, c->echo_off, p + k, take)))
 						c->mismatch = true;
 					c->echo_off += take;
 					c->csize -= take;
@@ -1076,6 +1183,9 @@ static void usage(FILE *f)
 	           "Continue\n"
 	           "  --allow204      send Allow: 204\n"
 	           "  --chunk bytes   chunk size of the request body (64k)\n"
+	           "  --unique        a different body for every request: its last 8 bytes "
+	           "hold\n"
+	           "                  a request number plus a random start per run\n"
 	           "  --timeout secs  per-request timeout (30)\n"
 	           "  --json          print one JSON object instead of a table\n"
 	           "Exit status: 0 without errors, 1 with errors, 2 on bad usage.\n");
@@ -1146,13 +1256,14 @@ static void resolve_loopback(struct bench *b)
 
 static void parse_args(struct bench *b, int argc, char **argv)
 {
-	enum { O_PREVIEW = 256, O_ALLOW204, O_CHUNK, O_JSON, O_TIMEOUT };
+	enum { O_PREVIEW = 256, O_ALLOW204, O_CHUNK, O_JSON, O_TIMEOUT, O_UNIQUE };
 	static const struct option longopts[] = {
 	        {"preview", required_argument, NULL, O_PREVIEW},
 	        {"allow204", no_argument, NULL, O_ALLOW204},
 	        {"chunk", required_argument, NULL, O_CHUNK},
 	        {"json", no_argument, NULL, O_JSON},
 	        {"timeout", required_argument, NULL, O_TIMEOUT},
+	        {"unique", no_argument, NULL, O_UNIQUE},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -1233,6 +1344,9 @@ static void parse_args(struct bench *b, int argc, char **argv)
 		case O_JSON:
 			b->json = true;
 			break;
+		case O_UNIQUE:
+			b->unique = true;
+			break;
 		case O_TIMEOUT:
 			if ((b->timeout = parse_seconds(optarg, 3600)) < 0)
 				die("--timeout: seconds, more than 0 and at most 3600");
@@ -1293,12 +1407,14 @@ static void report(const struct bench *b, const struct rusage *ru1)
 	if (b->json) {
 		printf("{\"method\":\"%s\",\"host\":\"%s\",\"port\":%d,\"service\":\"%s\","
 		       "\"connections\":%u,\"body_bytes\":%" PRIu64 ",\"preview\":%lld,"
-		       "\"allow204\":%s,\"chunk\":%zu,\"requests\":%" PRIu64 ",\"seconds\":%.3f,"
+		       "\"allow204\":%s,\"chunk\":%zu,\"unique\":%s,\"requests\":%" PRIu64
+		       ",\"seconds\":%.3f,"
 		       "\"req_per_s\":%.1f,\"mb_per_s\":%.3f,\"request_body_bytes\":"
 		       "%" PRIu64 ",\"reply_body_bytes\":%" PRIu64 ",\"status\":{",
 		       mnames[b->method], b->host, b->port, b->service, b->conns, b->body_len,
-		       b->preview, b->allow204 ? "true" : "false", b->chunk, b->completed, secs,
-		       rps, mbps, b->req_body_bytes, b->reply_body_bytes);
+		       b->preview, b->allow204 ? "true" : "false", b->chunk,
+		       b->var_len ? "true" : "false", b->completed, secs, rps, mbps,
+		       b->req_body_bytes, b->reply_body_bytes);
 		for (int s = 0; s < 600; s++)
 			if (b->status_count[s]) {
 				printf("%s\"%d\":%" PRIu64, first ? "" : ",", s,
@@ -1329,6 +1445,9 @@ static void report(const struct bench *b, const struct rusage *ru1)
 	if (b->preview >= 0)
 		printf("  %-12s %lld B%s\n", "preview", b->preview,
 		       b->ieof ? " (whole body, ieof)" : "");
+	if (b->var_len)
+		printf("  %-12s the last %u body bytes differ per request (from %016" PRIx64 ")\n",
+		       "unique", b->var_len, b->nonce + 1);
 	printf("  %-12s %" PRIu64 "\n", "requests", b->completed);
 	printf("  %-12s %.3f\n", "seconds", secs);
 	printf("  %-12s %.1f\n", "req/s", rps);
@@ -1364,6 +1483,8 @@ int main(int argc, char **argv)
 	uint64_t nerr = 0;
 
 	parse_args(b, argc, argv);
+	if (b->unique && getrandom(&b->nonce, sizeof(b->nonce), 0) != sizeof(b->nonce))
+		b->nonce = now_ns() ^ ((uint64_t)getpid() << 32);
 	if (b->body_len > 0) {
 		if (!(b->body = malloc((size_t)b->body_len)))
 			die("out of memory");

@@ -22,10 +22,8 @@ import zipfile
 
 import pytest
 
-from conftest import icapd_has_module
-
 import icap_client as ic
-from conftest import EICAR, pseudo_random, with_eicar
+from conftest import EICAR, icapd_has_module, pseudo_random, with_eicar
 from procs import poll
 from promtext import metric
 
