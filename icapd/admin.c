@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "module.h"
 #include "netaddr.h"
+#include "vcache.h"
 
 struct admin {
 	struct evhttp *http;
@@ -46,6 +47,8 @@ static void handle(struct evhttp_request *req, void *arg)
 		reply_text(req, 405, "Method Not Allowed", "text/plain", body);
 	} else if (path != NULL && strcmp(path, "/metrics") == 0) {
 		metrics_render(body);
+		if (a->srv->vcache != NULL)
+			vcache_render_metrics(a->srv->vcache, body);
 		const struct generation *g = a->srv->gen;
 		for (size_t i = 0; i < g->nmods; i++)
 			if (g->mods[i].module->render_metrics != NULL)

@@ -136,6 +136,25 @@ static const struct conf_directive core_directives[] = {
          .type = CT_PATH,
          .offset = M(block_page),
          .help = "HTML template of the block page (default: the built-in one)"},
+        {.name = "cache",
+         .ctx = CTX_MAIN,
+         .type = CT_SECTION,
+         .inner = CTX_CACHE,
+         .help = "cache { ... }: verdicts by content hash"},
+        {.name = "memory",
+         .ctx = CTX_CACHE,
+         .type = CT_SIZE,
+         .offset = M(cache_memory),
+         .max = 64 * 1024 * MIB,
+         .def = "256m",
+         .help = "memory for cached verdicts (0: no cache)"},
+        {.name = "ttl",
+         .ctx = CTX_CACHE,
+         .type = CT_DURATION,
+         .offset = M(cache_ttl_ms),
+         .max = 30 * 24 * HOUR,
+         .def = "1h",
+         .help = "how long a verdict is reused"},
         {.name = "access_log",
          .ctx = CTX_MAIN,
          .type = CT_LOG,
@@ -739,6 +758,7 @@ static void parse_block(struct parser *ps, const struct table *t, enum conf_ctx 
 				perr(ps, line, "\"%s\" is not allowed %s", name,
 				     ctx == CTX_MAIN      ? "at the top level"
 				     : ctx == CTX_SERVICE ? "inside a service"
+				     : ctx == CTX_CACHE   ? "inside cache { }"
 				                          : "inside a module block");
 			else
 				perr(ps, line, "unknown directive \"%s\"", name);
@@ -750,6 +770,14 @@ static void parse_block(struct parser *ps, const struct table *t, enum conf_ctx 
 			} else {
 				next(ps);
 				parse_service(ps, args[0], line);
+			}
+		} else if (d->type == CT_SECTION) {
+			if (nargs != 0 || ps->kind != TOK_OPEN) {
+				perr(ps, line, "expected \"%s {\"", name);
+				skip_statement(ps);
+			} else {
+				next(ps);
+				parse_block(ps, t, d->inner, base, name);
 			}
 		} else if (d->type == CT_MODULE) {
 			if (nargs != 1 || ps->kind != TOK_OPEN) {
@@ -831,6 +859,7 @@ struct conf *conf_load(const char *path, FILE *errors)
 	if (c->path == NULL)
 		c->path = xstrdup(path);
 	set_defaults(c, &core_table, CTX_MAIN, c);
+	set_defaults(c, &core_table, CTX_CACHE, c);
 
 	const char *base = strrchr(path, '/');
 	struct parser ps = {
@@ -902,7 +931,8 @@ static void print_table(FILE *out, const struct table *t, const char *indent)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		const struct conf_directive *d = &t->d[i];
-		fprintf(out, "  %s%-20s %s", d->ctx == CTX_SERVICE ? "  " : indent, d->name,
+		fprintf(out, "  %s%-20s %s",
+		        d->ctx == CTX_SERVICE || d->ctx == CTX_CACHE ? "  " : indent, d->name,
 		        d->help);
 		if (d->def != NULL)
 			fprintf(out, " [%s]", d->def[0] ? d->def : "empty");

@@ -56,6 +56,7 @@ struct conf {
 	char *spool_dir;
 	unsigned long long scan_threads;
 	unsigned long long watch_interval_ms;
+	unsigned long long cache_memory, cache_ttl_ms;
 	char *block_page;             /* NULL: built-in */
 	char *access_log, *error_log; /* "off", "stderr", "syslog" or a path */
 	bool log_client_address, log_username;

@@ -25,9 +25,10 @@ enum conf_type {
 	CT_WORDS,      /* zero or more words (struct conf_words) */
 	CT_SERVICE,    /* service /path { ... } */
 	CT_MODULE,     /* module NAME { ... } */
+	CT_SECTION,    /* NAME { ... }: rows of context .inner, into the same struct */
 };
 
-enum conf_ctx { CTX_MAIN = 1, CTX_SERVICE = 2, CTX_MODULE = 4 };
+enum conf_ctx { CTX_MAIN = 1, CTX_SERVICE = 2, CTX_MODULE = 4, CTX_CACHE = 8 };
 
 struct conf_directive {
 	const char *name;
@@ -38,6 +39,7 @@ struct conf_directive {
 	const char *def;             /* NULL: no default */
 	const char *help;
 	const char *choices; /* CT_CHOICE: "block|allow" */
+	enum conf_ctx inner; /* CT_SECTION: the context of its rows */
 };
 
 #endif

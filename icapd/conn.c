@@ -268,6 +268,7 @@ static void conn_process(struct conn *c)
 			struct txn_peer peer = {
 			        .address = c->peer,
 			        .workq = c->srv->workq,
+			        .vcache = c->srv->vcache,
 			        .wake = conn_wake,
 			        .wake_arg = c,
 			};

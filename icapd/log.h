@@ -26,6 +26,7 @@ struct access_record {
 	const char *url;    /* NULL unless log_url host or full */
 	const char *module; /* the module that decided, or NULL */
 	const char *reason; /* its reason (a threat name, a limit), or NULL */
+	const char *cache;  /* hit, miss, coalesced, or NULL */
 };
 
 /*

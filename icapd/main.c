@@ -24,6 +24,7 @@
 #include "reload.h"
 #include "scan_cli.h"
 #include "server.h"
+#include "vcache.h"
 #include "workq.h"
 
 #ifndef ICAPD_SYSCONFDIR
@@ -256,6 +257,8 @@ int main(int argc, char **argv)
 		log_error("cannot start the scan threads");
 		return 1;
 	}
+	if (s.gen->conf->cache_memory > 0)
+		s.vcache = vcache_new(s.gen->conf->cache_memory, s.gen->conf->cache_ttl_ms);
 	if (listener_open_all(&s) < 0)
 		return 1;
 	if (s.gen->conf->admin_listen != NULL && admin_open(&s, s.gen->conf->admin_listen) < 0)
@@ -287,6 +290,7 @@ int main(int argc, char **argv)
 	log_info("stopped");
 	conn_close_all(&s);
 	workq_free(s.workq);
+	vcache_free(s.vcache);
 	event_free(s.watch);
 	reload_cleanup(&s);
 	listener_close_all(&s);

@@ -119,6 +119,10 @@ void scan_run_now(struct scan *s)
 static void finished(struct workq_job *j)
 {
 	struct scan *s = (struct scan *)j;
+	/* Cache the verdict and hand it to transactions waiting for the same
+	 * content, even if the one that asked is gone. */
+	if (s->vcache != NULL)
+		vcache_end(s->vcache, s->key, &s->verdict);
 	if (s->detached)
 		scan_free(s);
 	else

@@ -15,6 +15,7 @@
 #include "encap.h"
 #include "generation.h"
 #include "module.h"
+#include "vcache.h"
 #include "workq.h"
 
 struct scan {
@@ -28,6 +29,8 @@ struct scan {
 	struct body *body;
 	struct verdict verdict; /* the merged verdict, once done */
 	uint64_t duration_us;
+	struct vcache *vcache; /* set when this scan leads for its key */
+	unsigned char key[32];
 	void (*done)(void *arg); /* on the loop, unless detached */
 	void *arg;
 	bool detached;

@@ -28,8 +28,9 @@ struct server {
 	struct conf_words bound; /* their addresses, to notice a reload that changes them */
 	bool accepting;          /* false while at the connection limit */
 	struct admin *admin;
-	struct workq *workq; /* the scan threads */
-	struct event *watch; /* looks for changed signatures and lists */
+	struct workq *workq;   /* the scan threads */
+	struct vcache *vcache; /* verdicts by content (NULL: cache memory 0) */
+	struct event *watch;   /* looks for changed signatures and lists */
 
 	TAILQ_HEAD(, conn) conns;
 	size_t nconns;

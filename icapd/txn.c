@@ -496,12 +496,15 @@ void txn_free(struct txn *t)
 		        .url = t->url,
 		        .module = t->module,
 		        .reason = t->reason[0] ? t->reason : NULL,
+		        .cache = t->cache,
 		};
 		log_access(&r);
 	}
 	if (t->status != 0)
 		metrics_request(t->method, t->status, us, t->bytes_in, t->bytes_out);
-	if (t->scan != NULL && t->state == TS_SCAN)
+	if (t->waiting)
+		vcache_cancel(t->peer.vcache, &t->waiter);
+	if (t->scan != NULL && t->state == TS_SCAN && !t->waiting)
 		scan_detach(t->scan); /* the scan thread still reads it */
 	else
 		scan_free(t->scan);

@@ -36,9 +36,10 @@ struct workq;
 
 /* What a transaction gets from its connection. */
 struct txn_peer {
-	const char *address;  /* textual peer address, for logging when enabled */
-	struct workq *workq;  /* the scan threads */
-	void (*wake)(void *); /* the transaction can go on (its scan ended) */
+	const char *address;   /* textual peer address, for logging when enabled */
+	struct workq *workq;   /* the scan threads */
+	struct vcache *vcache; /* verdicts by content; NULL: none */
+	void (*wake)(void *);  /* the transaction can go on (its scan ended) */
 	void *wake_arg;
 };
 

@@ -68,7 +68,10 @@ struct txn {
 	uint64_t send_off;  /* bytes of the held body sent back */
 	bool early;         /* the 200 began before the verdict (Squid 5.7, no Allow: 204) */
 	const char *module; /* the module that decided, for the log */
-	char reason[256];   /* why, for the log */
+	const char *cache;  /* hit, miss, coalesced: for the log */
+	struct vcache_waiter waiter; /* while waiting for another's scan */
+	bool waiting;
+	char reason[256]; /* why, for the log */
 };
 
 /* txn.c, for txn_scan.c */

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "blockpage.h"
+#include "hdr_parse.h"
 #include "log.h"
 #include "metrics.h"
 #include "reply.h"
@@ -96,6 +97,26 @@ static void scan_done(void *arg)
 	t->peer.wake(t->peer.wake_arg);
 }
 
+/* The key of this body: its hash, the service's ISTag, and how the body is
+ * to be read (Content-Type with its charset, Content-Encoding). */
+static const unsigned char *cache_key_of(struct txn *t, unsigned char key[32])
+{
+	const struct http_head *h =
+	        t->method == ICAP_METHOD_REQMOD ? t->scan->req_head : t->scan->res_head;
+	vcache_key(key, body_sha256(t->scan->body), txn_istag(t), h);
+	return key;
+}
+
+/* Another transaction's scan of the same content ended. */
+static void waiter_done(void *arg, const struct verdict *v)
+{
+	struct txn *t = arg;
+	t->waiting = false;
+	t->scan->verdict = *v;
+	t->state = TS_VERDICT;
+	t->peer.wake(t->peer.wake_arg);
+}
+
 enum txn_result txn_scan_body_end(struct txn *t, struct evbuffer *out)
 {
 	if (t->preview && !t->ck.ieof && !t->continued) {
@@ -109,6 +130,25 @@ enum txn_result txn_scan_body_end(struct txn *t, struct evbuffer *out)
 	}
 	body_finish(t->scan->body);
 	t->state = TS_SCAN;
+	if (t->peer.vcache != NULL) {
+		switch (vcache_begin(t->peer.vcache, cache_key_of(t, t->scan->key), &t->waiter,
+		                     &t->scan->verdict)) {
+		case VCACHE_HIT:
+			t->cache = "hit";
+			t->state = TS_VERDICT;
+			return TXN_MORE;
+		case VCACHE_WAIT:
+			t->cache = "coalesced";
+			t->waiting = true;
+			t->waiter.done = waiter_done;
+			t->waiter.arg = t;
+			return TXN_MORE;
+		case VCACHE_SCAN:
+			t->cache = "miss";
+			t->scan->vcache = t->peer.vcache;
+			break;
+		}
+	}
 	scan_submit(t->scan, t->peer.workq, scan_done, t);
 	return TXN_MORE;
 }
