@@ -99,10 +99,9 @@ static void scan_done(void *arg)
 
 /* The key of this body: its hash, the service's ISTag, and how the body is
  * to be read (Content-Type with its charset, Content-Encoding). */
-static const unsigned char *cache_key_of(struct txn *t, unsigned char key[32])
+static const unsigned char *cache_key_of(struct txn *t, const struct http_head *h,
+                                         unsigned char key[32])
 {
-	const struct http_head *h =
-	        t->method == ICAP_METHOD_REQMOD ? t->scan->req_head : t->scan->res_head;
 	vcache_key(key, body_sha256(t->scan->body), txn_istag(t), h);
 	return key;
 }
@@ -130,8 +129,11 @@ enum txn_result txn_scan_body_end(struct txn *t, struct evbuffer *out)
 	}
 	body_finish(t->scan->body);
 	t->state = TS_SCAN;
-	if (t->peer.vcache != NULL) {
-		switch (vcache_begin(t->peer.vcache, cache_key_of(t, t->scan->key), &t->waiter,
+	const struct http_head *h =
+	        t->method == ICAP_METHOD_REQMOD ? t->scan->req_head : t->scan->res_head;
+	/* A head with more fields than were kept may hide a Content-Type: no key. */
+	if (t->peer.vcache != NULL && !(h != NULL && h->truncated)) {
+		switch (vcache_begin(t->peer.vcache, cache_key_of(t, h, t->scan->key), &t->waiter,
 		                     &t->scan->verdict)) {
 		case VCACHE_HIT:
 			t->cache = "hit";

@@ -64,27 +64,33 @@ void vcache_free(struct vcache *vc)
 void vcache_key(unsigned char key[32], const unsigned char sha[32], const char *istag,
                 const struct http_head *h)
 {
-	/* The ISTag, then every Content-Type and Content-Encoding field as sent
-	 * (duplicates included: a reader may take either), each cut to 160 bytes. */
-	char ctx[1024];
-	size_t n = (size_t)snprintf(ctx, sizeof(ctx), "%s", istag) + 1;
+	/* The ISTag, then every Content-Type and Content-Encoding field whole, as
+	 * sent (duplicates included: a reader may take either). Nothing is cut:
+	 * contexts that differ anywhere must not share a verdict. */
 	static const char *const names[] = {"Content-Type", "Content-Encoding"};
+	size_t cap = strlen(istag) + 1;
+	for (size_t i = 0; h != NULL && i < h->nhdrs; i++)
+		cap += h->hdrs[i].value_len + 2;
+	char *ctx = malloc(cap);
+	if (ctx == NULL)
+		abort();
+	size_t n = strlen(istag) + 1;
+	memcpy(ctx, istag, n);
 	for (size_t k = 0; k < 2; k++) {
 		for (size_t i = 0; h != NULL && i < h->nhdrs; i++) {
 			const struct hdr *f = &h->hdrs[i];
 			if (f->name_len != strlen(names[k]) ||
 			    strncasecmp(f->name, names[k], f->name_len) != 0)
 				continue;
-			size_t l = f->value_len < 160 ? f->value_len : 160;
-			if (n + l + 2 > sizeof(ctx))
-				break;
 			ctx[n++] = (char)('0' + k);
-			memcpy(ctx + n, f->value, l);
-			n += l;
+			memcpy(ctx + n, f->value, f->value_len);
+			n += f->value_len;
 			ctx[n++] = 0;
 		}
 	}
-	if (!cache_key(key, sha, ctx, n))
+	bool ok = cache_key(key, sha, ctx, n);
+	free(ctx);
+	if (!ok)
 		abort(); /* out of memory in OpenSSL */
 }
 
