@@ -155,6 +155,30 @@ static const struct conf_directive core_directives[] = {
          .max = 30 * 24 * HOUR,
          .def = "1h",
          .help = "how long a verdict is reused"},
+        {.name = "redis",
+         .ctx = CTX_CACHE,
+         .type = CT_ADDR,
+         .offset = M(redis),
+         .def = "off",
+         .help = "address:port of a Redis shared by several icapd servers, or off"},
+        {.name = "redis_password",
+         .ctx = CTX_CACHE,
+         .type = CT_STRING,
+         .offset = M(redis_password),
+         .help = "Redis AUTH password"},
+        {.name = "redis_secret_file",
+         .ctx = CTX_CACHE,
+         .type = CT_PATH,
+         .offset = M(redis_secret_file),
+         .help = "file with the shared secret that signs entries (HMAC-SHA-256); required"},
+        {.name = "redis_timeout",
+         .ctx = CTX_CACHE,
+         .type = CT_DURATION,
+         .offset = M(redis_timeout_ms),
+         .min = 1,
+         .max = 10000,
+         .def = "50ms",
+         .help = "a Redis lookup slower than this counts as a miss"},
         {.name = "access_log",
          .ctx = CTX_MAIN,
          .type = CT_LOG,
@@ -878,6 +902,11 @@ struct conf *conf_load(const char *path, FILE *errors)
 	}
 	free(ps.word);
 	free(text);
+	if (ps.nerrors == 0 && c->redis != NULL && c->redis_secret_file == NULL) {
+		/* Unsigned entries would let whoever can write to Redis whitelist malware. */
+		fprintf(errors, "%s: cache { redis ...; } needs redis_secret_file\n", ps.file);
+		ps.nerrors++;
+	}
 	if (ps.nerrors == 0 && c->listen.n == 0) {
 		fprintf(errors, "%s: no \"listen\" address\n", ps.file);
 		ps.nerrors++;
@@ -910,6 +939,9 @@ void conf_free(struct conf *c)
 	free(c->modules);
 	words_free(&c->listen);
 	free(c->admin_listen);
+	free(c->redis);
+	free(c->redis_password);
+	free(c->redis_secret_file);
 	free(c->spool_dir);
 	free(c->block_page);
 	free(c->access_log);

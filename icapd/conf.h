@@ -57,6 +57,9 @@ struct conf {
 	unsigned long long scan_threads;
 	unsigned long long watch_interval_ms;
 	unsigned long long cache_memory, cache_ttl_ms;
+	char *redis; /* NULL: no shared tier */
+	char *redis_password, *redis_secret_file;
+	unsigned long long redis_timeout_ms;
 	char *block_page;             /* NULL: built-in */
 	char *access_log, *error_log; /* "off", "stderr", "syslog" or a path */
 	bool log_client_address, log_username;

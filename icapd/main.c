@@ -9,6 +9,8 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <getopt.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,9 +23,11 @@
 #include "generation.h"
 #include "listener.h"
 #include "log.h"
+#include "netaddr.h"
 #include "reload.h"
 #include "scan_cli.h"
 #include "server.h"
+#include "rcache.h"
 #include "vcache.h"
 #include "workq.h"
 
@@ -134,6 +138,44 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 		log_info("module inputs changed on disk");
 		reload_start(s);
 	}
+}
+
+/* The shared verdict tier of cache { redis ...; }: connects in the
+ * background; the secret that signs entries comes from its own file. */
+static struct rcache *open_redis(struct event_base *base, const struct conf *c)
+{
+	struct netaddr na;
+	char host[64];
+	unsigned char secret[4096];
+	size_t n = 0;
+
+	if (netaddr_parse(c->redis, &na) < 0)
+		return NULL;
+	netaddr_host((struct sockaddr *)&na.ss, host, sizeof(host));
+	FILE *f = fopen(c->redis_secret_file, "rb");
+	if (f != NULL) {
+		n = fread(secret, 1, sizeof(secret), f);
+		fclose(f);
+	}
+	if (n < RCACHE_SECRET_MIN) {
+		log_error("redis_secret_file %s: cannot read %d bytes or more",
+		          c->redis_secret_file, RCACHE_SECRET_MIN);
+		return NULL;
+	}
+	struct rcache_config rc = {
+	        .host = host,
+	        .port = ntohs(na.ss.ss_family == AF_INET6
+	                              ? ((struct sockaddr_in6 *)&na.ss)->sin6_port
+	                              : ((struct sockaddr_in *)&na.ss)->sin_port),
+	        .password = c->redis_password,
+	        .secret = secret,
+	        .secret_len = n,
+	        .timeout_ms = (unsigned)c->redis_timeout_ms,
+	        .ttl_s = c->cache_ttl_ms >= 1000 ? (unsigned)(c->cache_ttl_ms / 1000) : 1,
+	};
+	struct rcache *r = rcache_new(base, &rc);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return r;
 }
 
 static int check_config(const char *path, const struct generation_overrides *ov)
@@ -257,8 +299,11 @@ int main(int argc, char **argv)
 		log_error("cannot start the scan threads");
 		return 1;
 	}
-	if (s.gen->conf->cache_memory > 0)
-		s.vcache = vcache_new(s.gen->conf->cache_memory, s.gen->conf->cache_ttl_ms);
+	if (s.gen->conf->redis != NULL && (s.rcache = open_redis(s.base, s.gen->conf)) == NULL)
+		return 1;
+	if (s.gen->conf->cache_memory > 0 || s.rcache != NULL)
+		s.vcache =
+		        vcache_new(s.gen->conf->cache_memory, s.gen->conf->cache_ttl_ms, s.rcache);
 	if (listener_open_all(&s) < 0)
 		return 1;
 	if (s.gen->conf->admin_listen != NULL && admin_open(&s, s.gen->conf->admin_listen) < 0)
@@ -291,6 +336,7 @@ int main(int argc, char **argv)
 	conn_close_all(&s);
 	workq_free(s.workq);
 	vcache_free(s.vcache);
+	rcache_free(s.rcache);
 	event_free(s.watch);
 	reload_cleanup(&s);
 	listener_close_all(&s);

@@ -30,6 +30,7 @@ struct server {
 	struct admin *admin;
 	struct workq *workq;   /* the scan threads */
 	struct vcache *vcache; /* verdicts by content (NULL: cache memory 0) */
+	struct rcache *rcache; /* its shared tier in Redis, or NULL */
 	struct event *watch;   /* looks for changed signatures and lists */
 
 	TAILQ_HEAD(, conn) conns;

@@ -106,11 +106,18 @@ static const unsigned char *cache_key_of(struct txn *t, const struct http_head *
 	return key;
 }
 
-/* Another transaction's scan of the same content ended. */
+/* A verdict on this content came (from another transaction's scan or from
+ * the shared tier), or v is NULL: nobody has one, so scan it. */
 static void waiter_done(void *arg, const struct verdict *v)
 {
 	struct txn *t = arg;
 	t->waiting = false;
+	if (v == NULL) {
+		t->cache = "miss";
+		t->scan->vcache = t->peer.vcache;
+		scan_submit(t->scan, t->peer.workq, scan_done, t);
+		return;
+	}
 	t->scan->verdict = *v;
 	t->state = TS_VERDICT;
 	t->peer.wake(t->peer.wake_arg);
@@ -133,14 +140,17 @@ enum txn_result txn_scan_body_end(struct txn *t, struct evbuffer *out)
 	        t->method == ICAP_METHOD_REQMOD ? t->scan->req_head : t->scan->res_head;
 	/* A head with more fields than were kept may hide a Content-Type: no key. */
 	if (t->peer.vcache != NULL && !(h != NULL && h->truncated)) {
-		switch (vcache_begin(t->peer.vcache, cache_key_of(t, h, t->scan->key), &t->waiter,
-		                     &t->scan->verdict)) {
+		enum vcache_result r =
+		        vcache_begin(t->peer.vcache, cache_key_of(t, h, t->scan->key), &t->waiter,
+		                     &t->scan->verdict);
+		switch (r) {
 		case VCACHE_HIT:
 			t->cache = "hit";
 			t->state = TS_VERDICT;
 			return TXN_MORE;
+		case VCACHE_ASK:
 		case VCACHE_WAIT:
-			t->cache = "coalesced";
+			t->cache = r == VCACHE_ASK ? "shared" : "coalesced";
 			t->waiting = true;
 			t->waiter.done = waiter_done;
 			t->waiter.arg = t;
@@ -227,7 +237,9 @@ enum txn_result txn_scan_reply(struct txn *t, struct evbuffer *out)
 
 	t->module = v->kind == VERDICT_PASS ? NULL : v->module;
 	snprintf(t->reason, sizeof(t->reason), "%s", v->kind == VERDICT_PASS ? "" : v->reason);
-	metrics_scan(v->module, v->kind, block, s->duration_us);
+	/* Scans this process ran; cached and shared verdicts have their own counters. */
+	if (t->cache == NULL || strcmp(t->cache, "miss") == 0)
+		metrics_scan(v->module, v->kind, block, s->duration_us);
 	if (block) {
 		t->verdict = v->kind == VERDICT_BLOCK ? "blocked" : "blocked-unscanned";
 		if (t->early) {

@@ -17,7 +17,13 @@
 
 struct vcache;
 
-/* A transaction waiting for another one's scan of the same content. */
+struct rcache;
+
+/*
+ * A transaction waiting for a verdict on its content: from another one's
+ * scan, or from the shared tier. done(arg, v) gives the verdict, or v NULL:
+ * nobody has it, scan it yourself, then call vcache_end(key).
+ */
 struct vcache_waiter {
 	struct vcache_waiter *next, *prev;
 	void (*done)(void *arg, const struct verdict *v);
@@ -27,11 +33,13 @@ struct vcache_waiter {
 
 enum vcache_result {
 	VCACHE_HIT,  /* *v holds the verdict */
-	VCACHE_WAIT, /* w is queued behind a scan in flight; w->done follows */
+	VCACHE_ASK,  /* w asked the shared tier; w->done follows */
+	VCACHE_WAIT, /* w is queued behind a scan or a lookup in flight; w->done follows */
 	VCACHE_SCAN, /* the caller scans, then calls vcache_end(key) */
 };
 
-struct vcache *vcache_new(size_t memory, uint64_t ttl_ms);
+/* rc: the shared tier (Redis), or NULL. The vcache does not own it. */
+struct vcache *vcache_new(size_t memory, uint64_t ttl_ms, struct rcache *rc);
 void vcache_free(struct vcache *vc);
 
 /* The key of a body: its SHA-256, the service's ISTag, and the fields of
