@@ -37,6 +37,7 @@
 #include "metrics.h"
 #include "netaddr.h"
 #include "txn.h"
+#include "workq.h"
 
 #define CONN_MAGIC 0x434f4e31u
 
@@ -63,6 +64,7 @@ struct conn {
 	bool paused;        /* output above TXN_OUTPUT_HIGH */
 	bool eof;           /* the client will send nothing more */
 	bool head_deadline; /* header_timeout armed for the current request */
+	bool scan_wait;     /* not reading its body while the scan threads are saturated */
 	char peer[64];
 };
 
@@ -192,6 +194,14 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	(void)fd;
 	(void)what;
+	/* Backpressure: while the scan threads are saturated, bodies wait in
+	 * the socket (and so at the proxy and the origin), not in the spool. */
+	if (c->txn != NULL && txn_storing(c->txn) && workq_saturated(c->srv->workq)) {
+		c->scan_wait = true;
+		metrics_backpressure();
+		update_events(c);
+		return;
+	}
 	if (read_some(c) < 0) {
 		conn_free(c);
 		return;
@@ -356,6 +366,21 @@ void conn_new(struct server *s, evutil_socket_t fd, const struct sockaddr *peer,
 	metrics_connection(1);
 	update_events(c);
 	arm(c, conf->keepalive_timeout_ms);
+}
+
+void conn_resume_scan_waiters(void *arg)
+{
+	struct server *s = arg;
+	struct conn *c;
+	TAILQ_FOREACH(c, &s->conns, link)
+	{
+		if (workq_saturated(s->workq))
+			return;
+		if (c->scan_wait) {
+			c->scan_wait = false;
+			update_events(c);
+		}
+	}
 }
 
 void conn_close_idle(struct server *s)

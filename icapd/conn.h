@@ -18,6 +18,10 @@ void conn_new(struct server *s, evutil_socket_t fd, const struct sockaddr *peer,
  * close once their transaction ends. */
 void conn_close_idle(struct server *s);
 
+/* The scan threads have room again: connections that stopped reading
+ * their bodies read on. (A workq drained hook; arg is the server.) */
+void conn_resume_scan_waiters(void *arg);
+
 /* Frees every connection at once (the shutdown deadline passed). */
 void conn_close_all(struct server *s);
 

@@ -294,7 +294,8 @@ int main(int argc, char **argv)
 		log_error("cannot create the event loop");
 		return 1;
 	}
-	s.workq = workq_new(s.base, (unsigned)s.gen->conf->scan_threads);
+	s.workq = workq_new(s.base, (unsigned)s.gen->conf->scan_threads, conn_resume_scan_waiters,
+	                    &s);
 	if (s.workq == NULL) {
 		log_error("cannot start the scan threads");
 		return 1;

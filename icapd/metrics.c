@@ -31,6 +31,7 @@ static atomic_ullong bytes_received, bytes_sent;
 static atomic_llong connections;
 static atomic_ullong connections_total;
 static atomic_ullong reloads_ok, reloads_failed;
+static atomic_ullong backpressure;
 
 /* Scans by deciding module and outcome; a few modules exist, so a small
  * table found by name (names are static strings of the module table). */
@@ -104,6 +105,11 @@ void metrics_scan(const char *module, int kind, bool blocked, uint64_t duration_
 	observe(&scan_latency, duration_us);
 }
 
+void metrics_backpressure(void)
+{
+	ADD(backpressure, 1);
+}
+
 void metrics_connection(int delta)
 {
 	ADD(connections, delta);
@@ -166,10 +172,15 @@ void metrics_render(struct evbuffer *out)
 	                    "# HELP icapd_connections_accepted_total ICAP connections accepted.\n"
 	                    "# TYPE icapd_connections_accepted_total counter\n"
 	                    "icapd_connections_accepted_total %llu\n"
+	                    "# HELP icapd_scan_backpressure_total Times a connection stopped "
+	                    "reading its body while the scan threads were saturated.\n"
+	                    "# TYPE icapd_scan_backpressure_total counter\n"
+	                    "icapd_scan_backpressure_total %llu\n"
 	                    "# HELP icapd_reloads_total Configuration reloads by result.\n"
 	                    "# TYPE icapd_reloads_total counter\n"
 	                    "icapd_reloads_total{result=\"ok\"} %llu\n"
 	                    "icapd_reloads_total{result=\"failed\"} %llu\n",
 	                    GET(bytes_received), GET(bytes_sent), GET(connections),
-	                    GET(connections_total), GET(reloads_ok), GET(reloads_failed));
+	                    GET(connections_total), GET(backpressure), GET(reloads_ok),
+	                    GET(reloads_failed));
 }

@@ -15,6 +15,9 @@
 void metrics_request(enum icap_method m, int status, uint64_t duration_us, uint64_t bytes_in,
                      uint64_t bytes_out);
 void metrics_connection(int delta);
+
+/* A connection stopped reading its body because the scan threads were full. */
+void metrics_backpressure(void);
 void metrics_reload(bool ok);
 
 /* A scan finished: module that decided (NULL: all passed), verdict kind

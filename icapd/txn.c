@@ -446,6 +446,11 @@ enum txn_result txn_step(struct txn *t, struct evbuffer *in, struct evbuffer *ou
 	}
 }
 
+bool txn_storing(const struct txn *t)
+{
+	return t->state == TS_BODY && t->body_action == BODY_STORE;
+}
+
 enum txn_phase txn_phase(const struct txn *t)
 {
 	switch (t->state) {

@@ -54,6 +54,9 @@ enum txn_result txn_step(struct txn *t, struct evbuffer *in, struct evbuffer *ou
 
 enum txn_phase txn_phase(const struct txn *t);
 
+/* True while the transaction reads a body into the store for the modules. */
+bool txn_storing(const struct txn *t);
+
 /*
  * The connection gave up waiting (timeout or shutdown). Writes a 408 if the
  * reply has not started; returns true if it did.

@@ -22,6 +22,8 @@ struct workq {
 	unsigned nthreads;
 	unsigned pending; /* queued or running, done() not yet called */
 	bool stopping;
+	void (*drained)(void *);
+	void *drained_arg;
 };
 
 static void push(struct workq_job **head, struct workq_job **tail, struct workq_job *j)
@@ -74,16 +76,27 @@ static void run_done(struct workq *q)
 
 static void done_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct workq *q = arg;
 	(void)fd;
 	(void)what;
-	run_done(arg);
+	run_done(q);
+	if (q->drained != NULL)
+		q->drained(q->drained_arg);
 }
 
-struct workq *workq_new(struct event_base *base, unsigned threads)
+bool workq_saturated(const struct workq *q)
+{
+	return q->pending >= 2 * q->nthreads;
+}
+
+struct workq *workq_new(struct event_base *base, unsigned threads, void (*drained)(void *),
+                        void *arg)
 {
 	struct workq *q = calloc(1, sizeof(*q));
 	if (q == NULL)
 		return NULL;
+	q->drained = drained;
+	q->drained_arg = arg;
 	if (threads == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = n > 0 ? (unsigned)n : 1;

@@ -10,6 +10,7 @@
 #define ICAPD_WORKQ_H
 
 #include <event2/event.h>
+#include <stdbool.h>
 
 struct workq;
 
@@ -19,8 +20,17 @@ struct workq_job {
 	struct workq_job *next;
 };
 
-/* Starts threads (0: one per core). Returns NULL on failure. */
-struct workq *workq_new(struct event_base *base, unsigned threads);
+/*
+ * Starts threads (0: one per core). drained(arg), if set, runs on the loop
+ * after finished jobs were handed back, so that work held back while the
+ * pool was saturated can go on. Returns NULL on failure.
+ */
+struct workq *workq_new(struct event_base *base, unsigned threads, void (*drained)(void *),
+                        void *arg);
+
+/* True while more jobs wait than the threads can start soon: time to stop
+ * reading new bodies. */
+bool workq_saturated(const struct workq *q);
 
 void workq_submit(struct workq *q, struct workq_job *j);
 

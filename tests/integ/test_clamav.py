@@ -298,3 +298,24 @@ def test_signature_reload(icapd_factory, tmp_path):
     samples = srv.metrics()
     assert metric(samples, "icapd_reloads_total", result="ok") >= 4
     assert metric(samples, "icapd_reloads_total", result="failed") >= 1
+
+
+def test_saturated_scan_threads_stop_reading_bodies(icapd_factory):
+    """With one scan thread busy and another body queued, a third body is
+    left in the socket (backpressure to the proxy) instead of being read
+    into the spool; every body is answered once the threads have room."""
+    srv = icapd_factory(services=services(SIGS), directives={"scan_threads": "1"},
+                        extra="cache { memory 0; }\n")
+    bodies = [pseudo_random(24 * 1024 * 1024, seed=50 + i) for i in range(4)]
+    results = {}
+
+    def one(i):
+        results[i] = ic.request(srv.host, srv.port, respmod(srv, bodies[i]), timeout=120).status
+    import threading
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(150)
+    assert results == {0: 204, 1: 204, 2: 204, 3: 204}
+    assert metric(srv.metrics(), "icapd_scan_backpressure_total") >= 1
