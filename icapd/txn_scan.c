@@ -257,6 +257,12 @@ enum txn_result txn_scan_reply(struct txn *t, struct evbuffer *out)
 	if (!body_complete(s->body)) {
 		/* Only max_body_size bytes were kept: the message cannot go back whole. */
 		snprintf(t->reason, sizeof(t->reason), "body larger than max_body_size");
+		if (t->early) {
+			/* The 200 has begun: the rest was not kept, so end it short. */
+			t->verdict = "truncated";
+			t->state = TS_DONE;
+			return TXN_CLOSE;
+		}
 		return txn_fail(t, out, 500);
 	}
 	if (!t->early) {

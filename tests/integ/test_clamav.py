@@ -319,3 +319,25 @@ def test_saturated_scan_threads_stop_reading_bodies(icapd_factory):
         t.join(150)
     assert results == {0: 204, 1: 204, 2: 204, 3: 204}
     assert metric(srv.metrics(), "icapd_scan_backpressure_total") >= 1
+
+
+def test_allowed_oversize_body_without_204_is_cut_not_corrupted(av):
+    """Larger than max_body_size, allowed by on_scan_error, no Allow: 204:
+    the reply started early and the rest was not kept, so it must end short
+    (closed), never be followed by a second status line."""
+    body = pseudo_random(5 * 1024 * 1024)  # over max_body_size 4m
+    with av.conn() as c:
+        c.send(respmod(av, body, service="lenient", allow204=False))
+        r = c.read_head(30)
+        assert r.status == 200
+        c.read_blocks(r)
+        rest = bytes(c.buf)
+        c.sock.settimeout(10)
+        for _ in range(100000):
+            data = c.sock.recv(1 << 20)
+            if not data:
+                break
+            rest += data
+        assert b"ICAP/1.0 " not in rest, "a second reply followed the 200"
+        assert not rest.endswith(b"0\r\n\r\n"), "the cut reply ended as if complete"
+        assert 0 < len(rest) < len(body)
