@@ -256,8 +256,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	long hr = hdr_parse_fields(c, size, hdrs, &n);
 	CHECK(hr == HDR_ERROR || hr == HDR_NEED_MORE || (hr >= 2 && (size_t)hr <= size));
 	if (hr > 0) {
-		CHECK(n <= 8 && memcmp(c + hr - 2, "\r\n", 2) == 0);
-		check_fields(hdrs, n, c, (size_t)hr);
+		/* n counts every field; only the first 8 were stored. */
+		CHECK(memcmp(c + hr - 2, "\r\n", 2) == 0);
+		check_fields(hdrs, n < 8 ? n : 8, c, (size_t)hr);
 	}
 	free(c);
 	return 0;
