@@ -230,9 +230,12 @@ static enum txn_result read_head(struct txn *t, struct evbuffer *in, struct evbu
 	return TXN_MORE;
 }
 
-void txn_echo_start(struct txn *t, struct evbuffer *out, const char *block, size_t len)
+void txn_echo_start(struct txn *t, struct evbuffer *out, const char *heads)
 {
+	/* REQMOD answers with the request, RESPMOD with the response. */
 	bool req = t->method == ICAP_METHOD_REQMOD;
+	size_t off = req ? t->enc.req_hdr_off : t->enc.res_hdr_off;
+	size_t len = req ? t->enc.req_hdr_len : t->enc.res_hdr_len;
 	const char *body = t->enc.body == ENCAP_NULL_BODY ? "null-body"
 	                   : req                          ? "req-body"
 	                                                  : "res-body";
@@ -243,7 +246,7 @@ void txn_echo_start(struct txn *t, struct evbuffer *out, const char *block, size
 		                    req ? "req-hdr" : "res-hdr", body, len);
 	else
 		evbuffer_add_printf(out, "Encapsulated: %s=0\r\n\r\n", body);
-	evbuffer_add(out, block, len);
+	evbuffer_add(out, heads + off, len);
 	t->status = 200;
 }
 
@@ -251,12 +254,7 @@ void txn_echo_start(struct txn *t, struct evbuffer *out, const char *block, size
  * then (by the caller) its body as it arrives. */
 static void echo_head(struct txn *t, struct evbuffer *in, struct evbuffer *out)
 {
-	bool req = t->method == ICAP_METHOD_REQMOD;
-	size_t off = req ? t->enc.req_hdr_off : t->enc.res_hdr_off;
-	size_t len = req ? t->enc.req_hdr_len : t->enc.res_hdr_len;
-	const char *heads = (const char *)evbuffer_pullup(in, (ev_ssize_t)t->enc.body_off);
-
-	txn_echo_start(t, out, heads + off, len);
+	txn_echo_start(t, out, (const char *)evbuffer_pullup(in, (ev_ssize_t)t->enc.body_off));
 	evbuffer_drain(in, t->enc.body_off);
 }
 

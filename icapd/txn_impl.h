@@ -80,8 +80,9 @@ enum txn_result txn_fail(struct txn *t, struct evbuffer *out, int status);
 enum txn_result txn_finish(struct txn *t);
 void txn_reply_204(struct txn *t, struct evbuffer *out);
 /* The start of a 200 echoing the message: status, Encapsulated and the
- * header block block[0..len) that the reply carries. */
-void txn_echo_start(struct txn *t, struct evbuffer *out, const char *block, size_t len);
+ * header block it carries, taken from heads (the message's header blocks,
+ * laid out as the Encapsulated header said). */
+void txn_echo_start(struct txn *t, struct evbuffer *out, const char *heads);
 enum txn_result txn_start_body(struct txn *t, enum body_action b, enum end_action e);
 
 /* txn_scan.c */

@@ -50,10 +50,7 @@ bool txn_scan_begin(struct txn *t, const char *heads)
 
 static void txn_scan_early_start(struct txn *t, struct evbuffer *out)
 {
-	bool req = t->method == ICAP_METHOD_REQMOD;
-	size_t off = req ? t->enc.req_hdr_off : t->enc.res_hdr_off;
-	size_t len = req ? t->enc.req_hdr_len : t->enc.res_hdr_len;
-	txn_echo_start(t, out, t->scan->heads + off, len);
+	txn_echo_start(t, out, t->scan->heads);
 	t->early = true;
 }
 
@@ -265,12 +262,8 @@ enum txn_result txn_scan_reply(struct txn *t, struct evbuffer *out)
 		}
 		return txn_fail(t, out, 500);
 	}
-	if (!t->early) {
-		bool req = t->method == ICAP_METHOD_REQMOD;
-		size_t off = req ? t->enc.req_hdr_off : t->enc.res_hdr_off;
-		size_t len = req ? t->enc.req_hdr_len : t->enc.res_hdr_len;
-		txn_echo_start(t, out, s->heads + off, len);
-	}
+	if (!t->early)
+		txn_echo_start(t, out, s->heads);
 	t->state = TS_SEND;
 	return TXN_MORE;
 }
