@@ -19,6 +19,7 @@
 
 #include "hdr_parse.h"
 #include "conf_directive.h"
+#include "lex.h"
 #include "module.h"
 #include "netaddr.h"
 
@@ -287,122 +288,10 @@ struct table {
 
 static const struct table core_table = {core_directives, NCORE};
 
-/* Tokenizer */
-
-enum tok_kind { TOK_EOF, TOK_WORD, TOK_SEMI, TOK_OPEN, TOK_CLOSE, TOK_BAD };
-
 struct parser {
-	const char *file;
-	const char *p, *end;
-	int line;
-	FILE *errors;
-	int nerrors;
-	/* The current token: a word is copied out, unquoted. */
-	enum tok_kind kind;
-	char *word;
-	int tok_line;
+	struct lex lx;
 	struct conf *conf;
 };
-
-static void perr(struct parser *ps, int line, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void perr(struct parser *ps, int line, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(ps->errors, "%s:%d: ", ps->file, line);
-	va_start(ap, fmt);
-	vfprintf(ps->errors, fmt, ap);
-	va_end(ap);
-	fputc('\n', ps->errors);
-	ps->nerrors++;
-}
-
-static bool is_special(char c)
-{
-	return c == ';' || c == '{' || c == '}' || c == '#' || c == '"';
-}
-
-static void next(struct parser *ps)
-{
-	free(ps->word);
-	ps->word = NULL;
-	for (;;) {
-		while (ps->p < ps->end && isspace((unsigned char)*ps->p)) {
-			if (*ps->p == '\n')
-				ps->line++;
-			ps->p++;
-		}
-		if (ps->p < ps->end && *ps->p == '#') {
-			while (ps->p < ps->end && *ps->p != '\n')
-				ps->p++;
-			continue;
-		}
-		break;
-	}
-	ps->tok_line = ps->line;
-	if (ps->p >= ps->end) {
-		ps->kind = TOK_EOF;
-		return;
-	}
-	char c = *ps->p;
-	if (c == ';' || c == '{' || c == '}') {
-		ps->kind = c == ';' ? TOK_SEMI : c == '{' ? TOK_OPEN : TOK_CLOSE;
-		ps->p++;
-		return;
-	}
-	size_t cap = 16, n = 0;
-	char *w = malloc(cap);
-	if (w == NULL)
-		abort();
-	if (c == '"') {
-		ps->p++;
-		for (;;) {
-			if (ps->p >= ps->end || *ps->p == '\n') {
-				perr(ps, ps->tok_line, "unterminated string");
-				free(w);
-				ps->kind = TOK_BAD;
-				return;
-			}
-			if (*ps->p == '"') {
-				ps->p++;
-				break;
-			}
-			if (*ps->p == '\\' && ps->p + 1 < ps->end && ps->p[1] != '\n')
-				ps->p++;
-			if (n + 2 > cap && (w = realloc(w, cap *= 2)) == NULL)
-				abort();
-			w[n++] = *ps->p++;
-		}
-	} else {
-		while (ps->p < ps->end && !isspace((unsigned char)*ps->p) && !is_special(*ps->p)) {
-			if (n + 2 > cap && (w = realloc(w, cap *= 2)) == NULL)
-				abort();
-			w[n++] = *ps->p++;
-		}
-	}
-	w[n] = 0;
-	ps->word = w;
-	ps->kind = TOK_WORD;
-}
-
-/* Skips the rest of a statement after an error, with any block it opens. */
-static void skip_statement(struct parser *ps)
-{
-	int depth = 0;
-	while (ps->kind != TOK_EOF) {
-		if (ps->kind == TOK_OPEN)
-			depth++;
-		else if (ps->kind == TOK_CLOSE && --depth <= 0) {
-			next(ps);
-			return;
-		} else if (ps->kind == TOK_SEMI && depth == 0) {
-			next(ps);
-			return;
-		}
-		next(ps);
-	}
-}
 
 /* Value parsers: each returns 0, or -1 with a message in err. */
 
@@ -658,9 +547,9 @@ static void parse_service(struct parser *ps, char *name, int line)
 {
 	struct conf *c = ps->conf;
 	if (name[0] != '/' || strpbrk(name, "?# \t") != NULL)
-		perr(ps, line, "service name \"%s\" must be a path like /echo", name);
+		lex_error(&ps->lx, line, "service name \"%s\" must be a path like /echo", name);
 	else if (conf_service_find(c, name, strlen(name)) != NULL)
-		perr(ps, line, "service %s is defined twice", name);
+		lex_error(&ps->lx, line, "service %s is defined twice", name);
 	struct conf_service *v = realloc(c->services, (c->nservices + 1) * sizeof(*v));
 	if (v == NULL)
 		abort();
@@ -673,12 +562,12 @@ static void parse_service(struct parser *ps, char *name, int line)
 	set_defaults(c, &core_table, CTX_SERVICE, s);
 	parse_block(ps, &core_table, CTX_SERVICE, s, name);
 	if (s->methods == 0)
-		perr(ps, line, "service %s has no \"methods\"", s->name);
+		lex_error(&ps->lx, line, "service %s has no \"methods\"", s->name);
 	for (size_t i = 0; i < s->chain.n; i++)
 		if (module_find(s->chain.v[i]) == NULL)
-			perr(ps, line, "service %s: %s module \"%s\" in chain", s->name,
-			     module_known(s->chain.v[i]) ? "not compiled in:" : "unknown",
-			     s->chain.v[i]);
+			lex_error(&ps->lx, line, "service %s: %s module \"%s\" in chain", s->name,
+			          module_known(s->chain.v[i]) ? "not compiled in:" : "unknown",
+			          s->chain.v[i]);
 }
 
 /* The settings of module m: from its block, or its defaults if it has none. */
@@ -708,22 +597,23 @@ static void parse_module(struct parser *ps, const char *name, int line)
 	const struct module *m = module_find(name);
 	if (m == NULL) {
 		if (module_known(name))
-			perr(ps, line, "module %s is not compiled in (configure --without-%s)",
-			     name, name);
+			lex_error(&ps->lx, line,
+			          "module %s is not compiled in (configure --without-%s)", name,
+			          name);
 		else
-			perr(ps, line, "unknown module \"%s\"", name);
+			lex_error(&ps->lx, line, "unknown module \"%s\"", name);
 		/* Skip its block without a message per line. */
 		int depth = 1;
-		while (ps->kind != TOK_EOF && depth > 0) {
-			depth += ps->kind == TOK_OPEN;
-			depth -= ps->kind == TOK_CLOSE;
-			next(ps);
+		while (ps->lx.kind != LEX_EOF && depth > 0) {
+			depth += ps->lx.kind == LEX_OPEN;
+			depth -= ps->lx.kind == LEX_CLOSE;
+			lex_next(&ps->lx);
 		}
 		return;
 	}
 	for (size_t i = 0; i < ps->conf->nmodules; i++)
 		if (ps->conf->modules[i].module == m && ps->conf->modules[i].line != 0)
-			perr(ps, line, "module %s is configured twice", name);
+			lex_error(&ps->lx, line, "module %s is configured twice", name);
 	struct conf_module *cm = conf_module_get(ps->conf, m);
 	cm->line = line;
 	struct table t = {m->directives, m->ndirectives};
@@ -738,96 +628,96 @@ static void parse_block(struct parser *ps, const struct table *t, enum conf_ctx 
 	unsigned char seen[256] = {0};
 
 	for (;;) {
-		if (ps->kind == TOK_EOF) {
+		if (ps->lx.kind == LEX_EOF) {
 			if (block != NULL)
-				perr(ps, ps->line, "missing \"}\" to close %s", block);
+				lex_error(&ps->lx, ps->lx.line, "missing \"}\" to close %s", block);
 			return;
 		}
-		if (ps->kind == TOK_CLOSE) {
+		if (ps->lx.kind == LEX_CLOSE) {
 			if (block != NULL) {
-				next(ps);
+				lex_next(&ps->lx);
 				return;
 			}
-			perr(ps, ps->tok_line, "unexpected \"}\"");
-			next(ps);
+			lex_error(&ps->lx, ps->lx.tok_line, "unexpected \"}\"");
+			lex_next(&ps->lx);
 			continue;
 		}
-		if (ps->kind != TOK_WORD) {
-			if (ps->kind != TOK_BAD)
-				perr(ps, ps->tok_line, "expected a directive");
-			skip_statement(ps);
+		if (ps->lx.kind != LEX_WORD) {
+			if (ps->lx.kind != LEX_BAD)
+				lex_error(&ps->lx, ps->lx.tok_line, "expected a directive");
+			lex_skip_statement(&ps->lx);
 			continue;
 		}
-		int line = ps->tok_line;
-		char *name = ps->word;
-		ps->word = NULL;
+		int line = ps->lx.tok_line;
+		char *name = ps->lx.word;
+		ps->lx.word = NULL;
 		char *args[64];
 		size_t nargs = 0;
 		bool too_many = false;
-		next(ps);
-		while (ps->kind == TOK_WORD) {
+		lex_next(&ps->lx);
+		while (ps->lx.kind == LEX_WORD) {
 			if (nargs < 64)
-				args[nargs++] = ps->word;
+				args[nargs++] = ps->lx.word;
 			else {
 				too_many = true;
-				free(ps->word);
+				free(ps->lx.word);
 			}
-			ps->word = NULL;
-			next(ps);
+			ps->lx.word = NULL;
+			lex_next(&ps->lx);
 		}
 		bool wrong_place;
 		const struct conf_directive *d = find_directive(t, name, ctx, &wrong_place);
 		if (d == NULL) {
 			if (wrong_place)
-				perr(ps, line, "\"%s\" is not allowed %s", name,
-				     ctx == CTX_MAIN      ? "at the top level"
-				     : ctx == CTX_SERVICE ? "inside a service"
-				     : ctx == CTX_CACHE   ? "inside cache { }"
-				                          : "inside a module block");
+				lex_error(&ps->lx, line, "\"%s\" is not allowed %s", name,
+				          ctx == CTX_MAIN      ? "at the top level"
+				          : ctx == CTX_SERVICE ? "inside a service"
+				          : ctx == CTX_CACHE   ? "inside cache { }"
+				                               : "inside a module block");
 			else
-				perr(ps, line, "unknown directive \"%s\"", name);
-			skip_statement(ps);
+				lex_error(&ps->lx, line, "unknown directive \"%s\"", name);
+			lex_skip_statement(&ps->lx);
 		} else if (d->type == CT_SERVICE) {
-			if (nargs != 1 || ps->kind != TOK_OPEN) {
-				perr(ps, line, "expected \"service /name {\"");
-				skip_statement(ps);
+			if (nargs != 1 || ps->lx.kind != LEX_OPEN) {
+				lex_error(&ps->lx, line, "expected \"service /name {\"");
+				lex_skip_statement(&ps->lx);
 			} else {
-				next(ps);
+				lex_next(&ps->lx);
 				parse_service(ps, args[0], line);
 			}
 		} else if (d->type == CT_SECTION) {
-			if (nargs != 0 || ps->kind != TOK_OPEN) {
-				perr(ps, line, "expected \"%s {\"", name);
-				skip_statement(ps);
+			if (nargs != 0 || ps->lx.kind != LEX_OPEN) {
+				lex_error(&ps->lx, line, "expected \"%s {\"", name);
+				lex_skip_statement(&ps->lx);
 			} else {
-				next(ps);
+				lex_next(&ps->lx);
 				parse_block(ps, t, d->inner, base, name);
 			}
 		} else if (d->type == CT_MODULE) {
-			if (nargs != 1 || ps->kind != TOK_OPEN) {
-				perr(ps, line, "expected \"module NAME {\"");
-				skip_statement(ps);
+			if (nargs != 1 || ps->lx.kind != LEX_OPEN) {
+				lex_error(&ps->lx, line, "expected \"module NAME {\"");
+				lex_skip_statement(&ps->lx);
 			} else {
-				next(ps);
+				lex_next(&ps->lx);
 				parse_module(ps, args[0], line);
 			}
-		} else if (ps->kind != TOK_SEMI) {
-			perr(ps, line, "\"%s\": missing \";\"", name);
-			if (ps->kind != TOK_CLOSE && ps->kind != TOK_EOF)
-				skip_statement(ps);
+		} else if (ps->lx.kind != LEX_SEMI) {
+			lex_error(&ps->lx, line, "\"%s\": missing \";\"", name);
+			if (ps->lx.kind != LEX_CLOSE && ps->lx.kind != LEX_EOF)
+				lex_skip_statement(&ps->lx);
 		} else {
 			size_t idx = (size_t)(d - t->d) % sizeof(seen);
 			if (too_many)
-				perr(ps, line, "\"%s\": too many values", name);
+				lex_error(&ps->lx, line, "\"%s\": too many values", name);
 			else if (seen[idx]++ && d->type != CT_ADDR_MULTI)
-				perr(ps, line, "\"%s\" is set twice", name);
+				lex_error(&ps->lx, line, "\"%s\" is set twice", name);
 			else {
 				if (d->type == CT_ADDR_MULTI && seen[idx] == 1)
 					words_free((struct conf_words *)((char *)base + d->offset));
 				if (set_value(ps->conf, d, base, args, nargs, err, sizeof(err)) < 0)
-					perr(ps, line, "%s", err);
+					lex_error(&ps->lx, line, "%s", err);
 			}
-			next(ps);
+			lex_next(&ps->lx);
 		}
 		for (size_t i = 0; i < nargs; i++)
 			free(args[i]);
@@ -835,44 +725,10 @@ static void parse_block(struct parser *ps, const struct table *t, enum conf_ctx 
 	}
 }
 
-static char *read_file(const char *path, size_t *len, FILE *errors)
-{
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		fprintf(errors, "%s: cannot open: %s\n", path, strerror(errno));
-		return NULL;
-	}
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	for (;;) {
-		if (buf == NULL)
-			abort();
-		n += fread(buf + n, 1, cap - n, f);
-		if (n < cap)
-			break;
-		if (cap >= 16 * MIB) {
-			fprintf(errors, "%s: larger than 16 MiB\n", path);
-			free(buf);
-			fclose(f);
-			return NULL;
-		}
-		buf = realloc(buf, cap *= 2);
-	}
-	bool failed = ferror(f);
-	fclose(f);
-	if (failed) {
-		fprintf(errors, "%s: read error\n", path);
-		free(buf);
-		return NULL;
-	}
-	*len = n;
-	return buf;
-}
-
 struct conf *conf_load(const char *path, FILE *errors)
 {
 	size_t len;
-	char *text = read_file(path, &len, errors);
+	char *text = lex_read_file(path, 16 * MIB, &len, errors);
 	if (text == NULL)
 		return NULL;
 
@@ -886,32 +742,21 @@ struct conf *conf_load(const char *path, FILE *errors)
 	set_defaults(c, &core_table, CTX_CACHE, c);
 
 	const char *base = strrchr(path, '/');
-	struct parser ps = {
-	        .file = base ? base + 1 : path,
-	        .p = text,
-	        .end = text + len,
-	        .line = 1,
-	        .errors = errors,
-	        .conf = c,
-	};
-	if (memchr(text, 0, len) != NULL)
-		perr(&ps, 1, "file holds a NUL byte");
-	else {
-		next(&ps);
-		parse_block(&ps, &core_table, CTX_MAIN, c, NULL);
-	}
-	free(ps.word);
+	struct parser ps = {.conf = c};
+	lex_init(&ps.lx, base ? base + 1 : path, text, len, errors);
+	parse_block(&ps, &core_table, CTX_MAIN, c, NULL);
+	lex_done(&ps.lx);
 	free(text);
-	if (ps.nerrors == 0 && c->redis != NULL && c->redis_secret_file == NULL) {
+	if (ps.lx.nerrors == 0 && c->redis != NULL && c->redis_secret_file == NULL) {
 		/* Unsigned entries would let whoever can write to Redis whitelist malware. */
-		fprintf(errors, "%s: cache { redis ...; } needs redis_secret_file\n", ps.file);
-		ps.nerrors++;
+		fprintf(errors, "%s: cache { redis ...; } needs redis_secret_file\n", ps.lx.file);
+		ps.lx.nerrors++;
 	}
-	if (ps.nerrors == 0 && c->listen.n == 0) {
-		fprintf(errors, "%s: no \"listen\" address\n", ps.file);
-		ps.nerrors++;
+	if (ps.lx.nerrors == 0 && c->listen.n == 0) {
+		fprintf(errors, "%s: no \"listen\" address\n", ps.lx.file);
+		ps.lx.nerrors++;
 	}
-	if (ps.nerrors > 0) {
+	if (ps.lx.nerrors > 0) {
 		conf_free(c);
 		return NULL;
 	}
