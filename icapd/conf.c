@@ -211,6 +211,13 @@ static const struct conf_directive core_directives[] = {
          .def = "off",
          .help = "log the HTTP request's URL: off, host or full",
          .choices = "off|host|full"},
+        {.name = "log_matches",
+         .ctx = CTX_MAIN,
+         .type = CT_FLAG,
+         .offset = M(log_matches),
+         .def = "off",
+         .help = "log what matched (list entry, keyword rules): it tells what a user read or "
+                 "wrote"},
         {.name = "service", .ctx = CTX_MAIN, .type = CT_SERVICE, .help = "service /path { ... }"},
         {.name = "module",
          .ctx = CTX_MAIN,
@@ -257,6 +264,12 @@ static const struct conf_directive core_directives[] = {
          .def = "32k",
          .help = "without Allow: 204, body bytes held back until the verdict while the "
                  "rest passes (Squid 5.7 stalls past 64k)"},
+        {.name = "keyword_categories",
+         .ctx = CTX_SERVICE,
+         .type = CT_WORDS,
+         .offset = S(keyword_categories),
+         .def = "",
+         .help = "categories of the keyword rules this service applies (all when empty)"},
         {.name = "transfer_preview",
          .ctx = CTX_SERVICE,
          .type = CT_WORDS,
@@ -774,6 +787,7 @@ void conf_free(struct conf *c)
 		words_free(&s->transfer_preview);
 		words_free(&s->transfer_ignore);
 		words_free(&s->transfer_complete);
+		words_free(&s->keyword_categories);
 	}
 	free(c->services);
 	for (size_t i = 0; i < c->nmodules; i++) {

@@ -39,7 +39,8 @@ struct conf_service {
 	struct conf_words transfer_preview, transfer_ignore, transfer_complete;
 	unsigned long long on_scan_error; /* enum conf_scan_error */
 	unsigned long long early_hold;
-	char istag[40]; /* quoted, set when the generation is built */
+	struct conf_words keyword_categories; /* for the keyword module */
+	char istag[40];                       /* quoted, set when the generation is built */
 	const char *file;
 	int line;
 };
@@ -64,6 +65,7 @@ struct conf {
 	char *access_log, *error_log; /* "off", "stderr", "syslog" or a path */
 	bool log_client_address, log_username;
 	unsigned long long log_url; /* enum conf_url_log */
+	bool log_matches;
 	struct conf_service *services;
 	size_t nservices;
 	struct conf_module *modules;

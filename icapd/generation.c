@@ -16,8 +16,8 @@
 
 /*
  * ISTag: a quoted 26-byte hash of what decides the service's verdicts: its
- * methods, its chain, each module's version (signatures, lists, settings)
- * and its on_scan_error choice.
+ * methods, its chain, each module's version (signatures, lists, settings),
+ * its on_scan_error choice and the keyword categories it applies.
  */
 static void compute_istag(struct conf_service *s, const struct gen_chain *chain)
 {
@@ -32,6 +32,9 @@ static void compute_istag(struct conf_service *s, const struct gen_chain *chain)
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	EVP_DigestUpdate(md, "icapd-istag-1", 14);
 	EVP_DigestUpdate(md, settings, strlen(settings) + 1);
+	for (size_t i = 0; i < s->keyword_categories.n; i++)
+		EVP_DigestUpdate(md, s->keyword_categories.v[i],
+		                 strlen(s->keyword_categories.v[i]) + 1);
 	for (size_t i = 0; i < chain->n; i++) {
 		const struct gen_module *gm = chain->mods[i];
 		const char *v = gm->module->version ? gm->module->version(gm->state) : "";
@@ -102,6 +105,8 @@ static int build_modules(struct generation *g, const struct generation *old, FIL
 				g->nmods++;
 			}
 			ch->mods[ch->n++] = gm;
+			if (m->check_service != NULL && m->check_service(gm->state, s, errors) < 0)
+				failed = 1;
 		}
 		if (!failed)
 			compute_istag(s, ch);

@@ -184,9 +184,10 @@ void log_access(const struct access_record *r)
 	             "duration_ms=%.3f",
 	             r->service, r->method, r->status, r->verdict, (unsigned long long)r->bytes_in,
 	             (unsigned long long)r->bytes_out, (double)r->duration_us / 1000.0);
-	const char *names[] = {"cache", "module", "reason", "client", "user", "url"};
-	const char *vals[] = {r->cache, r->module, r->reason, r->client, r->user, r->url};
-	for (int i = 0; i < 6 && n > 0 && (size_t)n < sizeof(line); i++) {
+	const char *names[] = {"cache", "module", "reason", "match", "client", "user", "url"};
+	const char *vals[] = {r->cache, r->module, r->reason, r->match, r->client, r->user, r->url};
+	for (size_t i = 0;
+	     i < sizeof(names) / sizeof(names[0]) && n > 0 && (size_t)n < sizeof(line); i++) {
 		if (vals[i] == NULL)
 			continue;
 		log_escape(esc, sizeof(esc), vals[i]);

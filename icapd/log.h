@@ -27,6 +27,7 @@ struct access_record {
 	const char *module; /* the module that decided, or NULL */
 	const char *reason; /* its reason (a threat name, a limit), or NULL */
 	const char *cache;  /* hit, miss, coalesced, or NULL */
+	const char *match;  /* what matched, NULL unless log_matches on */
 };
 
 /*

@@ -9,7 +9,8 @@
  * never see sockets: the core owns I/O, framing, timeouts and limits.
  *
  * Threads: build() runs on the reload thread (or at start-up), judge_body()
- * on a scan thread, wants_body() on the event loop (it must be quick). A
+ * on a scan thread, judge_headers() and wants_body() on the event loop (they
+ * must be quick: microseconds). A
  * state is immutable once built and may be shared by several generations
  * (ref/unref), which is how a reload that changes only other inputs keeps
  * the ClamAV engine.
@@ -44,13 +45,23 @@ struct verdict {
 	/* For VERDICT_BLOCK: a threat name (X-Infection-Found) rather than a
 	 * policy category. */
 	bool is_threat;
+	/* What matched ("malware/domains:12", the rules that scored), for the
+	 * access log only when log_matches is on: it can say what a user
+	 * visited or wrote. */
+	char detail[192];
 };
 
-/* What a module may look at: the ICAP method and the encapsulated heads. */
+struct conf_service;
+
+/* What a module may look at: the ICAP method, the encapsulated heads, the
+ * client as the ICAP client describes it, and the service. */
 struct module_msg {
 	enum icap_method method;
 	const struct http_head *req; /* NULL when the client sent no req-hdr */
 	const struct http_head *res; /* NULL when the client sent no res-hdr */
+	const char *client;          /* X-Client-IP, or NULL */
+	const char *user;            /* X-Client-Username / X-Authenticated-User, or NULL */
+	const struct conf_service *svc;
 };
 
 struct module {
@@ -91,6 +102,15 @@ struct module {
 	 */
 	bool (*wants_body)(const void *state, const struct module_msg *m, uint64_t length_hint,
 	                   const char **skip_reason);
+
+	/* Checks the settings a service gives this module (keyword_categories)
+	 * against the state; errors as for build. Returns 0 or -1. */
+	int (*check_service)(const void *state, const struct conf_service *svc, FILE *errors);
+
+	/* Judges a message on its heads alone, before any body moves (on the
+	 * event loop): a VERDICT_BLOCK answers at once. On a pass it may fill
+	 * v->detail with the rule that allowed it (icapd --check-url). */
+	void (*judge_headers)(const void *state, const struct module_msg *m, struct verdict *v);
 
 	/* Judges a complete body (on a scan thread). */
 	void (*judge_body)(const void *state, const struct module_msg *m, struct body *b,

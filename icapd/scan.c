@@ -32,17 +32,30 @@ static uint64_t length_hint(const struct module_msg *m)
 	return v;
 }
 
-struct scan *scan_prepare(struct generation *g, const struct conf_service *svc,
-                          enum icap_method method, const struct encap *enc, const char *heads,
-                          const char **skip)
+static char *copy_or_null(const char *s)
 {
-	const struct gen_chain *chain = generation_chain(g, svc);
+	if (s == NULL)
+		return NULL;
+	char *d = strdup(s);
+	if (d == NULL)
+		abort();
+	return d;
+}
+
+struct scan *scan_new(struct generation *g, const struct conf_service *svc, enum icap_method method,
+                      const struct encap *enc, const char *heads, const char *client,
+                      const char *user)
+{
 	struct scan *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		abort();
-	s->chain = chain;
+	s->gen = generation_ref(g);
+	s->chain = generation_chain(g, svc);
 	s->svc = svc;
 	s->msg.method = method;
+	s->msg.svc = svc;
+	s->msg.client = s->client = copy_or_null(client);
+	s->msg.user = s->user = copy_or_null(user);
 	s->heads = malloc(enc->body_off ? enc->body_off : 1);
 	if (s->heads == NULL)
 		abort();
@@ -65,24 +78,41 @@ struct scan *scan_prepare(struct generation *g, const struct conf_service *svc,
 			abort();
 		s->msg.res = s->res_head;
 	}
+	return s;
+}
 
+bool scan_judge_headers(struct scan *s)
+{
+	for (size_t i = 0; i < s->chain->n; i++) {
+		const struct gen_module *gm = s->chain->mods[i];
+		if (gm->module->judge_headers == NULL)
+			continue;
+		struct verdict v = {.kind = VERDICT_PASS};
+		gm->module->judge_headers(gm->state, &s->msg, &v);
+		v.module = gm->module->name;
+		if (v.kind == VERDICT_BLOCK) {
+			s->verdict = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool scan_wants_body(struct scan *s, const char **skip)
+{
 	bool wanted = false;
 	uint64_t hint = length_hint(&s->msg);
-	*skip = chain->n == 0 ? "empty chain" : NULL;
-	for (size_t i = 0; i < chain->n; i++) {
-		const struct gen_module *gm = chain->mods[i];
+
+	*skip = s->chain->n == 0 ? "empty chain" : NULL;
+	for (size_t i = 0; i < s->chain->n; i++) {
+		const struct gen_module *gm = s->chain->mods[i];
 		if (gm->module->judge_body == NULL)
 			continue;
 		if (gm->module->wants_body == NULL ||
 		    gm->module->wants_body(gm->state, &s->msg, hint, skip))
 			wanted = true;
 	}
-	if (!wanted) {
-		scan_free(s);
-		return NULL;
-	}
-	s->gen = generation_ref(g);
-	return s;
+	return wanted;
 }
 
 static void run(struct workq_job *j)
@@ -151,6 +181,8 @@ void scan_free(struct scan *s)
 	free(s->req_head);
 	free(s->res_head);
 	free(s->heads);
+	free(s->client);
+	free(s->user);
 	generation_unref(s->gen);
 	free(s);
 }

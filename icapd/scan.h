@@ -23,7 +23,8 @@ struct scan {
 	struct generation *gen;
 	const struct conf_service *svc;
 	const struct gen_chain *chain;
-	char *heads; /* copy of the encapsulated HTTP header blocks */
+	char *heads;         /* copy of the encapsulated HTTP header blocks */
+	char *client, *user; /* copies for msg */
 	struct http_head *req_head, *res_head;
 	struct module_msg msg;
 	struct body *body;
@@ -37,14 +38,21 @@ struct scan {
 };
 
 /*
- * Prepares a scan of a message of service svc under generation g: copies the
- * header blocks heads[0..len) described by enc and parses them. Returns NULL
- * (and sets *skip to why, for the log) when no module of the chain wants
- * this body, so that the message passes as it is.
+ * A scan of a message of service svc under generation g: copies the header
+ * blocks heads[0..len) described by enc (already checked by the
+ * transaction) and the client's address and user name (NULL if unknown).
  */
-struct scan *scan_prepare(struct generation *g, const struct conf_service *svc,
-                          enum icap_method method, const struct encap *enc, const char *heads,
-                          const char **skip);
+struct scan *scan_new(struct generation *g, const struct conf_service *svc, enum icap_method method,
+                      const struct encap *enc, const char *heads, const char *client,
+                      const char *user);
+
+/* Runs the chain's header judges (URL filtering); true if one blocks, with
+ * its verdict in s->verdict. */
+bool scan_judge_headers(struct scan *s);
+
+/* Whether any module of the chain wants the body; when none does, *skip
+ * says why (for the log), or is NULL. */
+bool scan_wants_body(struct scan *s, const char **skip);
 
 /* Runs the modules on the complete body on a scan thread; done(arg) follows. */
 void scan_submit(struct scan *s, struct workq *q, void (*done)(void *arg), void *arg);

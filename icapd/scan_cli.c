@@ -109,9 +109,9 @@ int scan_cli(const char *conf_path, const char *service, const char *file, char 
 	char *heads = make_heads(m, file, headers, nheaders, &enc);
 	const char *skip = NULL;
 	int rc = 0;
-	struct scan *s = scan_prepare(g, svc, m, &enc, heads, &skip);
+	struct scan *s = scan_new(g, svc, m, &enc, heads, NULL, NULL);
 	free(heads);
-	if (s == NULL) {
+	if (!scan_wants_body(s, &skip)) {
 		if (access(file, R_OK) < 0) {
 			printf("error: %s: %s\n", file, strerror(errno));
 			rc = 2;

@@ -20,6 +20,7 @@
 #include "txn_impl.h"
 
 #include <assert.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -97,6 +98,38 @@ static void capture_log_fields(struct txn *t, const struct icap_request *req)
 		if (h != NULL)
 			t->user = copy_field(h->value, h->value_len);
 	}
+}
+
+/* The client as the ICAP client names it, for the modules (URL policy
+ * groups). X-Authenticated-User is base64 of "Scheme://[domain/]user". */
+static void capture_identity(struct txn *t, const struct icap_request *req)
+{
+	const struct hdr *h = hdr_find(req->hdrs, req->nhdrs, "X-Client-IP");
+	if (h != NULL && h->value_len > 0 && h->value_len < 64)
+		t->ident_client = copy_field(h->value, h->value_len);
+	h = hdr_find(req->hdrs, req->nhdrs, "X-Client-Username");
+	if (h != NULL && h->value_len > 0) {
+		t->ident_user = copy_field(h->value, h->value_len);
+		return;
+	}
+	h = hdr_find(req->hdrs, req->nhdrs, "X-Authenticated-User");
+	unsigned char raw[LOG_FIELD_MAX];
+	if (h == NULL || h->value_len == 0 || h->value_len > (sizeof(raw) / 3) * 4)
+		return;
+	int n = EVP_DecodeBlock(raw, (const unsigned char *)h->value, (int)h->value_len);
+	if (n <= 0)
+		return;
+	/* Padding decodes to trailing NULs; a NUL inside is not a name. */
+	while (n > 0 && raw[n - 1] == 0)
+		n--;
+	if (n == 0 || memchr(raw, 0, (size_t)n) != NULL)
+		return;
+	const char *name = (const char *)raw, *end = name + n;
+	for (const char *p = name; p < end; p++)
+		if (*p == '/')
+			name = p + 1;
+	if (name < end)
+		t->ident_user = copy_field(name, (size_t)(end - name));
 }
 
 static void capture_url(struct txn *t, const struct http_head *h)
@@ -214,6 +247,7 @@ static enum txn_result read_head(struct txn *t, struct evbuffer *in, struct evbu
 	if (status != 0)
 		return txn_fail(t, out, status);
 	capture_log_fields(t, &req);
+	capture_identity(t, &req);
 	evbuffer_drain(in, head_len);
 
 	t->state = TS_HTTP_HEADERS;
@@ -316,10 +350,18 @@ static enum txn_result read_http_headers(struct txn *t, struct evbuffer *in, str
 		return has_body ? txn_start_body(t, BODY_DROP, END_NOTHING) : txn_finish(t);
 	}
 
-	if (has_body && txn_scan_begin(t, (const char *)evbuffer_pullup(in, (ev_ssize_t)need))) {
+	switch (txn_scan_begin(t, (const char *)evbuffer_pullup(in, (ev_ssize_t)need), has_body,
+	                       out)) {
+	case TXN_SCAN_BODY:
 		/* The modules judge the whole body before the verdict is sent. */
 		evbuffer_drain(in, need);
 		return txn_start_body(t, BODY_STORE, END_SCAN);
+	case TXN_SCAN_BLOCKED:
+		/* Blocked on its heads: what body follows is read and dropped. */
+		evbuffer_drain(in, need);
+		return has_body ? txn_start_body(t, BODY_DROP, END_NOTHING) : txn_finish(t);
+	case TXN_SCAN_NONE:
+		break;
 	}
 
 	/* Nothing judges this message: it passes unchanged. */
@@ -500,6 +542,7 @@ void txn_free(struct txn *t)
 		        .module = t->module,
 		        .reason = t->reason[0] ? t->reason : NULL,
 		        .cache = t->cache,
+		        .match = t->match,
 		};
 		log_access(&r);
 	}
@@ -515,6 +558,9 @@ void txn_free(struct txn *t)
 	free(t->client);
 	free(t->user);
 	free(t->url);
+	free(t->match);
+	free(t->ident_client);
+	free(t->ident_user);
 	t->magic = 0;
 	free(t);
 }

@@ -72,6 +72,9 @@ struct txn {
 	struct vcache_waiter waiter; /* while waiting for another's scan */
 	bool waiting;
 	char reason[256]; /* why, for the log */
+	char *match;      /* what matched, for the log (log_matches on) */
+	/* The client as the ICAP client describes it, for the modules. */
+	char *ident_client, *ident_user;
 };
 
 /* txn.c, for txn_scan.c */
@@ -86,8 +89,14 @@ void txn_echo_start(struct txn *t, struct evbuffer *out, const char *heads);
 enum txn_result txn_start_body(struct txn *t, enum body_action b, enum end_action e);
 
 /* txn_scan.c */
-/* Prepares a scan if the chain wants this body; false: pass it as it is. */
-bool txn_scan_begin(struct txn *t, const char *heads);
+enum txn_scan_start {
+	TXN_SCAN_NONE,    /* nothing judges this message: pass it as it is */
+	TXN_SCAN_BODY,    /* store the body for the modules */
+	TXN_SCAN_BLOCKED, /* blocked on its heads: the reply is written */
+};
+/* Runs the header judges, then prepares a scan if the chain wants the body. */
+enum txn_scan_start txn_scan_begin(struct txn *t, const char *heads, bool has_body,
+                                   struct evbuffer *out);
 /* The body (or a preview of it) ended: 100 Continue, or off to the scan. */
 enum txn_result txn_scan_body_end(struct txn *t, struct evbuffer *out);
 /* Answers with the verdict (TS_VERDICT), then sends the held body (TS_SEND). */

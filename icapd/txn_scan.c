@@ -26,16 +26,40 @@
 /* Bytes of a held body copied to the output per step. */
 #define SEND_STEP (256 * 1024)
 
-bool txn_scan_begin(struct txn *t, const char *heads)
+static void reply_block(struct txn *t, struct evbuffer *out, const struct verdict *v);
+
+/* Keeps what the verdict says for the log; the match only if asked for. */
+static void note_verdict(struct txn *t, const struct verdict *v)
+{
+	t->module = v->kind == VERDICT_PASS ? NULL : v->module;
+	snprintf(t->reason, sizeof(t->reason), "%s", v->kind == VERDICT_PASS ? "" : v->reason);
+	if (t->gen->conf->log_matches && v->detail[0] != 0 && t->match == NULL &&
+	    (t->match = strdup(v->detail)) == NULL)
+		abort();
+}
+
+enum txn_scan_start txn_scan_begin(struct txn *t, const char *heads, bool has_body,
+                                   struct evbuffer *out)
 {
 	const struct conf *c = t->gen->conf;
 	const char *skip = NULL;
 
-	t->scan = scan_prepare(t->gen, t->svc, t->method, &t->enc, heads, &skip);
-	if (t->scan == NULL) {
+	if (generation_chain(t->gen, t->svc)->n == 0)
+		return TXN_SCAN_NONE;
+	t->scan =
+	        scan_new(t->gen, t->svc, t->method, &t->enc, heads, t->ident_client, t->ident_user);
+	if (scan_judge_headers(t->scan)) {
+		note_verdict(t, &t->scan->verdict);
+		t->verdict = "blocked";
+		reply_block(t, out, &t->scan->verdict);
+		return TXN_SCAN_BLOCKED;
+	}
+	if (!has_body || !scan_wants_body(t->scan, &skip)) {
 		if (skip != NULL && strcmp(skip, "empty chain") != 0)
 			snprintf(t->reason, sizeof(t->reason), "not scanned: %s", skip);
-		return false;
+		scan_free(t->scan);
+		t->scan = NULL;
+		return TXN_SCAN_NONE;
 	}
 	struct body_limits lim = {
 	        .memory = c->body_memory,
@@ -45,7 +69,7 @@ bool txn_scan_begin(struct txn *t, const char *heads)
 	t->scan->body = body_new(&lim);
 	if (t->scan->body == NULL)
 		abort();
-	return true;
+	return TXN_SCAN_BODY;
 }
 
 static void txn_scan_early_start(struct txn *t, struct evbuffer *out)
@@ -171,7 +195,8 @@ static char *request_url(const struct scan *s)
 	return strndup(s->req_head->target, n);
 }
 
-static enum txn_result reply_block(struct txn *t, struct evbuffer *out, const struct verdict *v)
+/* A 200 carrying the 403 block page (for CONNECT, a 403 without a body). */
+static void reply_block(struct txn *t, struct evbuffer *out, const struct verdict *v)
 {
 	struct evbuffer *head = evbuffer_new(), *page = evbuffer_new();
 	char reason[320], when[64], id[32];
@@ -199,8 +224,11 @@ static enum txn_result reply_block(struct txn *t, struct evbuffer *out, const st
 	        .id = id,
 	};
 	const struct http_head *rh = t->scan->res_head ? t->scan->res_head : t->scan->req_head;
-	if (blockpage_render_http(t->gen->blockpage, &vars, rh ? rh->version_minor : 1, head,
-	                          page) < 0)
+	int minor = rh ? rh->version_minor : 1;
+	const struct http_head *req = t->scan->req_head;
+	bool tunnel = req != NULL && req->method_len == 7 && memcmp(req->method, "CONNECT", 7) == 0;
+	if ((tunnel ? blockpage_render_bodyless(minor, head)
+	            : blockpage_render_http(t->gen->blockpage, &vars, minor, head, page)) < 0)
 		abort();
 	struct blockpage_verdict bv = {
 	        .threat = v->kind == VERDICT_BLOCK && v->is_threat ? v->reason : NULL,
@@ -211,17 +239,18 @@ static enum txn_result reply_block(struct txn *t, struct evbuffer *out, const st
 	};
 	reply_start(out, 200, txn_istag(t), t->close);
 	blockpage_icap_headers(out, &bv);
-	evbuffer_add_printf(out, "Encapsulated: res-hdr=0, res-body=%zu\r\n\r\n",
-	                    evbuffer_get_length(head));
+	evbuffer_add_printf(out, "Encapsulated: res-hdr=0, %s=%zu\r\n\r\n",
+	                    tunnel ? "null-body" : "res-body", evbuffer_get_length(head));
 	evbuffer_add_buffer(out, head);
-	evbuffer_add_printf(out, "%zx\r\n", evbuffer_get_length(page));
-	evbuffer_add_buffer(out, page);
-	evbuffer_add(out, "\r\n0\r\n\r\n", 7);
+	if (!tunnel) {
+		evbuffer_add_printf(out, "%zx\r\n", evbuffer_get_length(page));
+		evbuffer_add_buffer(out, page);
+		evbuffer_add(out, "\r\n0\r\n\r\n", 7);
+	}
 	evbuffer_free(head);
 	evbuffer_free(page);
 	free(url);
 	t->status = 200;
-	return txn_finish(t);
 }
 
 enum txn_result txn_scan_reply(struct txn *t, struct evbuffer *out)
@@ -232,8 +261,7 @@ enum txn_result txn_scan_reply(struct txn *t, struct evbuffer *out)
 	             (v->kind == VERDICT_ERROR && t->svc->on_scan_error == CONF_SCAN_ERROR_BLOCK);
 	bool may_204 = t->allow204 || (t->preview && !t->continued);
 
-	t->module = v->kind == VERDICT_PASS ? NULL : v->module;
-	snprintf(t->reason, sizeof(t->reason), "%s", v->kind == VERDICT_PASS ? "" : v->reason);
+	note_verdict(t, v);
 	/* Scans this process ran; cached and shared verdicts have their own counters. */
 	if (t->cache == NULL || strcmp(t->cache, "miss") == 0)
 		metrics_scan(v->module, v->kind, block, s->duration_us);
@@ -244,7 +272,8 @@ enum txn_result txn_scan_reply(struct txn *t, struct evbuffer *out)
 			t->state = TS_DONE;
 			return TXN_CLOSE;
 		}
-		return reply_block(t, out, v);
+		reply_block(t, out, v);
+		return txn_finish(t);
 	}
 	t->verdict = v->kind == VERDICT_ERROR ? "allowed-unscanned" : "clean";
 	if (may_204) {
