@@ -27,8 +27,8 @@ struct kw_charset;
  * allows looking for a <meta> tag. It holds the first KW_CHARSET_SNIFF
  * bytes until it has decided.
  */
-struct kw_charset *kw_charset_new(const char *http_charset, size_t http_charset_len,
-                                  int sniff_html, struct kw_sink out);
+struct kw_charset *kw_charset_new(const char *http_charset, size_t http_charset_len, int sniff_html,
+                                  struct kw_sink out);
 int kw_charset_write(struct kw_charset *c, const char *p, size_t n);
 int kw_charset_finish(struct kw_charset *c);
 /* The charset used (canonical name, "CP932"), once decided, else NULL. */

@@ -14,7 +14,13 @@
 
 #define KW_CODINGS_MAX 4
 
-enum kw_coding { KW_CODING_IDENTITY, KW_CODING_GZIP, KW_CODING_DEFLATE, KW_CODING_BR, KW_CODING_ZSTD };
+enum kw_coding {
+	KW_CODING_IDENTITY,
+	KW_CODING_GZIP,
+	KW_CODING_DEFLATE,
+	KW_CODING_BR,
+	KW_CODING_ZSTD
+};
 
 /*
  * Parses a Content-Encoding value ("gzip", "x-gzip, br", "identity") into

@@ -66,11 +66,12 @@ int kw_scan_write(struct kw_scan *s, const char *p, size_t n);
 struct kw_sink kw_scan_sink(struct kw_scan *s);
 
 struct kw_result {
-	int category;     /* the first of cats (in order) whose score reached its threshold, or -1 */
-	long score;       /* its score (or the highest score when none reached) */
+	int category; /* the first of cats (in order) whose score reached its threshold, or -1 */
+	long score;   /* its score (or the highest score when none reached) */
 	long threshold;
 	char matched[256]; /* "file:line file:line ..." of rules that added to it, for the log */
-	const char *error; /* NULL, or why matching failed (a regex limit): then judge as an error */
+	const char
+	        *error; /* NULL, or why matching failed (a regex limit): then judge as an error */
 };
 
 void kw_scan_finish(struct kw_scan *s, struct kw_result *res);

@@ -56,8 +56,8 @@ int url_canon_url(const char *url, size_t len, struct url_canon *c);
  * absolute-form target (Host is then ignored, as RFC 9112 says), or for
  * CONNECT the authority form "host:port", whose path is "/".
  */
-int url_canon_request(const char *method, size_t method_len, const char *target,
-                      size_t target_len, const char *host, size_t host_len, struct url_canon *c);
+int url_canon_request(const char *method, size_t method_len, const char *target, size_t target_len,
+                      const char *host, size_t host_len, struct url_canon *c);
 
 /*
  * One host on its own, as a "domains" list line gives it: the host rules

@@ -70,8 +70,8 @@ int url_lists_category_id(const struct url_lists *l, const char *name);
  * first source found: domains, then urls, then expressions), in category
  * id order, up to max. Returns how many were written.
  */
-size_t url_lists_lookup(const struct url_lists *l, const struct url_canon *c,
-                        struct url_match *out, size_t max);
+size_t url_lists_lookup(const struct url_lists *l, const struct url_canon *c, struct url_match *out,
+                        size_t max);
 
 /* Hex SHA-256 of every list file's name and contents, for the ISTag. */
 const char *url_lists_digest(const struct url_lists *l);

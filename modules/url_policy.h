@@ -50,8 +50,9 @@ struct url_policy;
  * (url_lists_category_id), or -1 for an unknown name. Errors go to errors
  * as "file:line: message" (file as given); returns NULL if there were any.
  */
-struct url_policy *url_policy_load(const char *path, int (*category_id)(void *arg, const char *name),
-                                   void *arg, FILE *errors);
+struct url_policy *url_policy_load(const char *path,
+                                   int (*category_id)(void *arg, const char *name), void *arg,
+                                   FILE *errors);
 
 void url_policy_free(struct url_policy *p);
 
