@@ -25,6 +25,7 @@
 #include "log.h"
 #include "netaddr.h"
 #include "reload.h"
+#include "check_url_cli.h"
 #include "scan_cli.h"
 #include "server.h"
 #include "rcache.h"
@@ -41,6 +42,8 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: icapd [-f] [-t] [-c FILE] [-l ADDR:PORT] [-a ADDR:PORT]\n"
 	        "       icapd --scan FILE [-c FILE] [--service /respmod] [--header 'N: v']...\n"
+	        "       icapd --check-url URL [-c FILE] [--service /reqmod] [--client ADDR]\n"
+	        "             [--user NAME]\n"
 	        "  -c FILE       configuration file (default " DEFAULT_CONF ")\n"
 	        "  -f            stay in the foreground (for systemd and make run)\n"
 	        "  -t            check the configuration, report every error, exit\n"
@@ -50,6 +53,10 @@ static void usage(FILE *out)
 	        "  -h            this help and the list of directives\n"
 	        "  --scan FILE   run a service's modules on FILE as a message body; prints\n"
 	        "                \"clean\" (exit 0) or \"block MODULE REASON\" (exit 1); 2: error\n"
+	        "  --check-url URL  judge URL (host:port: a CONNECT) as a service's URL\n"
+	        "                filter would for that client; prints \"block CATEGORY\n"
+	        "                LIST-FILE:LINE ...\" (exit 1) or \"allow (RULE)\" (exit 0); 2: "
+	        "error\n"
 	        "Signals: HUP reloads the configuration, TERM stops gracefully,\n"
 	        "USR1 reopens log files.\n\n");
 }
@@ -216,9 +223,13 @@ int main(int argc, char **argv)
 	        {"scan", required_argument, NULL, 'S'},
 	        {"service", required_argument, NULL, 's'},
 	        {"header", required_argument, NULL, 'H'},
+	        {"check-url", required_argument, NULL, 'U'},
+	        {"client", required_argument, NULL, 'C'},
+	        {"user", required_argument, NULL, 'u'},
 	        {NULL, 0, NULL, 0},
 	};
-	const char *scan_file = NULL, *scan_service = "/respmod";
+	const char *scan_file = NULL, *service = NULL;
+	const char *check_url = NULL, *client = NULL, *user = NULL;
 	char *headers[64];
 	size_t nheaders = 0;
 
@@ -247,7 +258,16 @@ int main(int argc, char **argv)
 			scan_file = optarg;
 			break;
 		case 's':
-			scan_service = optarg;
+			service = optarg;
+			break;
+		case 'U':
+			check_url = optarg;
+			break;
+		case 'C':
+			client = optarg;
+			break;
+		case 'u':
+			user = optarg;
 			break;
 		case 'H':
 			if (nheaders == sizeof(headers) / sizeof(headers[0])) {
@@ -272,7 +292,11 @@ int main(int argc, char **argv)
 	if (test_only)
 		return check_config(conf_path, &s.overrides);
 	if (scan_file != NULL)
-		return scan_cli(conf_path, scan_service, scan_file, headers, nheaders);
+		return scan_cli(conf_path, service ? service : "/respmod", scan_file, headers,
+		                nheaders);
+	if (check_url != NULL)
+		return check_url_cli(conf_path, service ? service : "/reqmod", check_url, client,
+		                     user);
 
 	signal(SIGPIPE, SIG_IGN);
 	s.gen = generation_build(conf_path, &s.overrides, NULL, 1, stderr);

@@ -90,10 +90,10 @@ bool scan_judge_headers(struct scan *s)
 		struct verdict v = {.kind = VERDICT_PASS};
 		gm->module->judge_headers(gm->state, &s->msg, &v);
 		v.module = gm->module->name;
-		if (v.kind == VERDICT_BLOCK) {
-			s->verdict = v;
+		/* A pass is kept too: its detail says which rule allowed it. */
+		s->verdict = v;
+		if (v.kind == VERDICT_BLOCK)
 			return true;
-		}
 	}
 	return false;
 }
