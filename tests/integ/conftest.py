@@ -672,7 +672,7 @@ class Squid:
             "shutdown_lifetime 1 seconds",
             "visible_hostname icapd-test",
             "dns_nameservers 127.0.0.1",
-            "acl testclient src 127.0.0.1/32",
+            "acl testclient src 127.0.0.0/8",
             "http_access allow localhost",
             "http_access allow testclient",
             "http_access deny all",
