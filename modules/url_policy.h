@@ -32,6 +32,27 @@
  * is allowed. A group matches when any of its addresses or users match.
  * Categories are names of list folders (url_lists.h); an unknown one is an
  * error, like every other mistake, reported as "file:line: ...".
+ *
+ * Details:
+ * - Addresses are IPv4 or IPv6, alone or as network/length; a network
+ *   with host bits set ("10.0.0.1/8") is an error that names the network
+ *   meant (10.0.0.0/8). An IPv4-mapped client address (::ffff:10.1.2.3)
+ *   matches IPv4 networks (so ::/0 covers IPv4 clients too). A client
+ *   address that does not parse matches no address (user names still can).
+ * - User names compare ignoring ASCII case, exactly otherwise (no realm
+ *   or domain is stripped).
+ * - days: mon tue wed thu fri sat sun and ranges (mon-fri; fri-mon wraps
+ *   through the weekend), separated by spaces or commas; none: every day.
+ *   hours: HH:MM-HH:MM, the end excluded, 24:00 allowed as an end; none:
+ *   the whole day. A window that wraps past midnight belongs to the day it
+ *   starts on: "days fri; hours 22:00-06:00;" covers Friday 22:00 to
+ *   Saturday 06:00, not Friday 00:00-06:00. Times are local (localtime_r).
+ * - "for" and "during" may each be given once per policy, with several
+ *   names (any of them matching is enough). Groups and times may be
+ *   defined anywhere in the file; names of groups, times and policies are
+ *   letters, digits, '_', '-' and '.', each defined once.
+ * - A rule after "default" is an error (it could never apply), as are
+ *   empty groups, times and policies.
  */
 #ifndef ICAPD_URL_POLICY_H
 #define ICAPD_URL_POLICY_H
@@ -82,7 +103,9 @@ struct url_decision {
 
 /*
  * Decides for a client and the categories the URL is listed in (matches,
- * n: from url_lists_lookup). Never fails; safe on any thread.
+ * n: from url_lists_lookup). Never fails; safe on any thread; allocates
+ * nothing. p may be NULL (everything is allowed). When one rule lists
+ * several of the URL's categories, the first in the rule's order decides.
  */
 void url_policy_decide(const struct url_policy *p, const struct url_client *cl,
                        const struct url_match *matches, size_t n, struct url_decision *d);
