@@ -76,7 +76,12 @@ static int build_modules(struct generation *g, const struct generation *old, FIL
 	int failed = 0;
 
 	g->chains = calloc(c->nservices ? c->nservices : 1, sizeof(*g->chains));
-	if (g->chains == NULL)
+	/* Room for every chain entry: chains point into mods, which must not move. */
+	size_t most = 1;
+	for (size_t i = 0; i < c->nservices; i++)
+		most += c->services[i].chain.n;
+	g->mods = calloc(most, sizeof(*g->mods));
+	if (g->chains == NULL || g->mods == NULL)
 		abort();
 	for (size_t i = 0; i < c->nservices; i++) {
 		struct conf_service *s = &c->services[i];
@@ -88,11 +93,6 @@ static int build_modules(struct generation *g, const struct generation *old, FIL
 			const struct module *m = module_find(s->chain.v[k]);
 			struct gen_module *gm = find_mod(g, m);
 			if (gm == NULL) {
-				struct gen_module *v =
-				        realloc(g->mods, (g->nmods + 1) * sizeof(*g->mods));
-				if (v == NULL)
-					abort();
-				g->mods = v;
 				gm = &g->mods[g->nmods];
 				gm->module = m;
 				gm->state = m->build(conf_module_get(c, m)->mconf,

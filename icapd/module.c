@@ -10,8 +10,10 @@
 #ifdef WITH_CLAMAV
 extern const struct module clamav_module;
 #endif
+extern const struct module urlfilter_module;
 
 static const struct module *const modules[] = {
+        &urlfilter_module,
 #ifdef WITH_CLAMAV
         &clamav_module,
 #endif
@@ -19,7 +21,7 @@ static const struct module *const modules[] = {
 };
 
 /* Every module the source tree has, compiled in or not: for messages. */
-static const char *const known[] = {"clamav"};
+static const char *const known[] = {"clamav", "urlfilter", "keyword"};
 
 bool module_known(const char *name)
 {
