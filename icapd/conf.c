@@ -180,6 +180,33 @@ static const struct conf_directive core_directives[] = {
          .max = 10000,
          .def = "50ms",
          .help = "a Redis lookup slower than this counts as a miss"},
+        {.name = "redis_tls",
+         .ctx = CTX_CACHE,
+         .type = CT_FLAG,
+         .offset = M(redis_tls),
+         .def = "off",
+         .help = "TLS 1.2+ to Redis; its certificate is always verified"},
+        {.name = "redis_tls_ca",
+         .ctx = CTX_CACHE,
+         .type = CT_PATH,
+         .offset = M(redis_tls_ca),
+         .help = "CA certificates (PEM) for Redis's certificate (default: the system's)"},
+        {.name = "redis_tls_cert",
+         .ctx = CTX_CACHE,
+         .type = CT_PATH,
+         .offset = M(redis_tls_cert),
+         .help = "client certificate (PEM) for Redis's tls-auth-clients; with redis_tls_key"},
+        {.name = "redis_tls_key",
+         .ctx = CTX_CACHE,
+         .type = CT_PATH,
+         .offset = M(redis_tls_key),
+         .help = "private key (PEM) of redis_tls_cert"},
+        {.name = "redis_tls_server_name",
+         .ctx = CTX_CACHE,
+         .type = CT_STRING,
+         .offset = M(redis_tls_server_name),
+         .help = "SNI, and the name Redis's certificate must have (default: the redis "
+                 "address, as an IP)"},
         {.name = "access_log",
          .ctx = CTX_MAIN,
          .type = CT_LOG,
@@ -738,6 +765,34 @@ static void parse_block(struct parser *ps, const struct table *t, enum conf_ctx 
 	}
 }
 
+/* The cache block's TLS settings hang together: none without redis_tls
+ * (TLS is never implied, so that a CA given alone does not leave the link
+ * in the clear unnoticed), and a client certificate comes with its key. */
+static void check_redis_tls(const struct conf *c, const char *file, FILE *errors, int *nerrors)
+{
+	const struct {
+		const char *name;
+		const char *value;
+	} opts[] = {
+	        {"redis_tls_ca", c->redis_tls_ca},
+	        {"redis_tls_cert", c->redis_tls_cert},
+	        {"redis_tls_key", c->redis_tls_key},
+	        {"redis_tls_server_name", c->redis_tls_server_name},
+	};
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		if (opts[i].value != NULL && !c->redis_tls) {
+			fprintf(errors, "%s: cache { %s ...; } needs redis_tls on\n", file,
+			        opts[i].name);
+			(*nerrors)++;
+		}
+	}
+	if ((c->redis_tls_cert == NULL) != (c->redis_tls_key == NULL)) {
+		fprintf(errors, "%s: cache { ... } needs both redis_tls_cert and redis_tls_key\n",
+		        file);
+		(*nerrors)++;
+	}
+}
+
 struct conf *conf_load(const char *path, FILE *errors)
 {
 	size_t len;
@@ -765,6 +820,8 @@ struct conf *conf_load(const char *path, FILE *errors)
 		fprintf(errors, "%s: cache { redis ...; } needs redis_secret_file\n", ps.lx.file);
 		ps.lx.nerrors++;
 	}
+	if (ps.lx.nerrors == 0)
+		check_redis_tls(c, ps.lx.file, errors, &ps.lx.nerrors);
 	if (ps.lx.nerrors == 0 && c->listen.n == 0) {
 		fprintf(errors, "%s: no \"listen\" address\n", ps.lx.file);
 		ps.lx.nerrors++;
@@ -801,6 +858,10 @@ void conf_free(struct conf *c)
 	free(c->redis);
 	free(c->redis_password);
 	free(c->redis_secret_file);
+	free(c->redis_tls_ca);
+	free(c->redis_tls_cert);
+	free(c->redis_tls_key);
+	free(c->redis_tls_server_name);
 	free(c->spool_dir);
 	free(c->block_page);
 	free(c->access_log);

@@ -61,6 +61,9 @@ struct conf {
 	char *redis; /* NULL: no shared tier */
 	char *redis_password, *redis_secret_file;
 	unsigned long long redis_timeout_ms;
+	bool redis_tls;
+	/* NULL when not given (redis_tls_server_name: then the address of redis) */
+	char *redis_tls_ca, *redis_tls_cert, *redis_tls_key, *redis_tls_server_name;
 	char *block_page;             /* NULL: built-in */
 	char *access_log, *error_log; /* "off", "stderr", "syslog" or a path */
 	bool log_client_address, log_username;

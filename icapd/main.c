@@ -148,7 +148,9 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The shared verdict tier of cache { redis ...; }: connects in the
- * background; the secret that signs entries comes from its own file. */
+ * background; the secret that signs entries comes from its own file. Read
+ * once, at start-up, like the TLS files (the SSL_CTX is built here, by
+ * rcache_new): a reload does not change the cache block. */
 static struct rcache *open_redis(struct event_base *base, const struct conf *c)
 {
 	struct netaddr na;
@@ -179,6 +181,11 @@ static struct rcache *open_redis(struct event_base *base, const struct conf *c)
 	        .secret_len = n,
 	        .timeout_ms = (unsigned)c->redis_timeout_ms,
 	        .ttl_s = c->cache_ttl_ms >= 1000 ? (unsigned)(c->cache_ttl_ms / 1000) : 1,
+	        .tls = c->redis_tls,
+	        .tls_ca = c->redis_tls_ca,
+	        .tls_cert = c->redis_tls_cert,
+	        .tls_key = c->redis_tls_key,
+	        .tls_server_name = c->redis_tls_server_name,
 	};
 	struct rcache *r = rcache_new(base, &rc);
 	OPENSSL_cleanse(secret, sizeof(secret));

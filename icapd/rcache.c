@@ -1,45 +1,57 @@
 /*
- * rcache: verdicts shared through Redis, on the event loop. One hiredis
- * async connection carries every GET and SET. Each get is a request with a
- * timer of its own: the caller is answered by whichever comes first, the
- * reply or the timer; the request itself lives until hiredis hands it back
- * (with a reply, or with NULL when the connection goes), so that a late
- * reply never touches freed memory. When the connection goes, hiredis hands
- * back every request at once and a timer retries, with a delay doubling
- * from retry_min_ms to retry_max_ms; meanwhile gets are misses on the next
- * turn of the loop and puts are dropped. Values are signed (rcache.h).
+ * rcache: verdicts shared through Redis, on the event loop. One connection
+ * (a bufferevent; over TLS, libevent's bufferevent_openssl) carries every
+ * GET and SET, pipelined: commands are written as they come, and a FIFO of
+ * slots, one per command written, says whom each reply is for (Redis
+ * answers in order). Replies are parsed by resp.c where they lie in the
+ * input buffer (made contiguous when one spans two blocks), and drained
+ * once handled: no more than RESP_MAX_REPLY bytes of a reply are ever
+ * held, and one that is malformed or too long drops the connection.
+ *
+ * Each get is a request with a timer of its own: the caller is answered by
+ * whichever comes first, the reply or the timer; the request itself lives
+ * until its slot is answered (or the connection goes), so that a late
+ * reply never touches freed memory. When the connection goes, every slot
+ * is let go at once (waiting gets are misses) and a timer retries, with a
+ * delay doubling from retry_min_ms to retry_max_ms; meanwhile gets are
+ * misses on the next turn of the loop and puts are dropped. A new
+ * connection is usable once AUTH (if a password is set) and PING have been
+ * answered, within connect_timeout_ms of the start. Values are signed
+ * (rcache.h, rcache_value.c).
  */
 #include "rcache.h"
 
 #include <assert.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <hiredis/hiredis.h>
-#include <hiredis/async.h>
-#include <hiredis/adapters/libevent.h>
+#include <event2/util.h>
+#include <arpa/inet.h>
 #include <limits.h>
-#include <stdarg.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "log.h"
+#include "rcache_tls.h"
+#include "rcache_value.h"
+#include "resp.h"
 
 #define RCACHE_MAGIC 0x52434143u /* "RCAC" */
 #define REQ_MAGIC    0x52524551u /* "RREQ" */
 
-#define VALUE_VERSION 1
-#define HEAD_LEN      5
-#define MAC_LEN       32
-#define MODULE_MAX    (sizeof(((struct cache_verdict *)0)->module) - 1)
-#define REASON_MAX    (sizeof(((struct cache_verdict *)0)->reason) - 1)
-#define VALUE_MAX     (HEAD_LEN + MODULE_MAX + REASON_MAX + MAC_LEN)
-#define PREFIX_MAX    64
-#define NAME_MAX_LEN  (PREFIX_MAX + 2 * CACHE_KEY_LEN)
-#define LOG_EVERY_S   60 /* at most one line a minute about bad values or errors */
+#define PREFIX_MAX   64
+#define NAME_MAX_LEN (PREFIX_MAX + 2 * CACHE_KEY_LEN)
+#define CMD_MAX      512              /* GET and SET fit; AUTH with long words is allocated */
+#define LOG_EVERY_S  60               /* at most one line a minute about bad values or errors */
+#define LIT(s)       s, sizeof(s) - 1 /* a string literal and its length */
 
 struct rcache_req {
 	unsigned magic;
@@ -50,7 +62,15 @@ struct rcache_req {
 	void *arg;
 	unsigned char key[CACHE_KEY_LEN];
 	bool waiting; /* the caller waits: cb has not fired and no cancel came */
-	bool sent;    /* hiredis holds it: get_reply will come, maybe with NULL */
+	bool sent;    /* a slot holds it: its reply, or the end of the connection, will come */
+};
+
+/* What the reply to a command written on the connection is for. */
+enum slot_kind { SLOT_AUTH, SLOT_PING, SLOT_GET, SLOT_SET };
+
+struct slot {
+	enum slot_kind kind;
+	struct rcache_req *q; /* SLOT_GET */
 };
 
 /* Logs at most once a minute, saying how many were not logged. */
@@ -62,22 +82,27 @@ struct ratelimit {
 struct rcache {
 	unsigned magic;
 	struct event_base *base;
-	char *host, *user, *password, *prefix;
+	char *host, *user, *password, *prefix, *server_name;
 	int port;
 	unsigned char *secret;
 	size_t secret_len, prefix_len;
 	unsigned timeout_ms, ttl_s, connect_timeout_ms, retry_min_ms, retry_max_ms;
 	unsigned max_inflight;
+	SSL_CTX *tls; /* NULL: plain TCP */
 
-	redisAsyncContext *ac;    /* NULL when down (retry_ev armed) */
-	bool up;                  /* ac answered PING (after AUTH): gets and puts go */
+	struct bufferevent *bev;  /* NULL when down (retry_ev armed) */
+	bool up;                  /* bev answered PING (after AUTH): gets and puts go */
 	struct event *retry_ev;   /* connects again */
 	struct event *connect_ev; /* gives up on a connect that takes too long */
 	unsigned retry_ms;        /* the next reconnect delay */
 	bool down_logged;         /* "redis down" said for this outage */
 
+	/* Commands written on bev and not answered yet, oldest first: a ring. */
+	struct slot *slots;
+	size_t slots_cap, slots_head, slots_len;
+
 	struct rcache_req reqs; /* list head */
-	uint64_t inflight;      /* gets and sets that hiredis holds */
+	uint64_t inflight;      /* gets and sets written and not answered */
 	struct rcache_stats st;
 	struct ratelimit bad_log, err_log;
 	int in_cb; /* depth of caller callbacks running */
@@ -98,12 +123,12 @@ static void timer_in(struct event *ev, unsigned ms)
 	evtimer_add(ev, &tv);
 }
 
-/* Copies at most len - 1 bytes of s (NULL reads as "") to buf, control
- * characters replaced, so that text from Redis cannot split a log line. */
-static const char *clean(char *buf, size_t len, const char *s)
+/* Copies at most len - 1 bytes of s[0..n) to buf, control characters
+ * replaced, so that text from Redis cannot split a log line. */
+static const char *clean(char *buf, size_t len, const char *s, size_t n)
 {
 	size_t i = 0;
-	for (; s != NULL && s[i] != 0 && i + 1 < len; i++)
+	for (; i < n && i + 1 < len; i++)
 		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
 	buf[i] = 0;
 	return buf;
@@ -147,79 +172,6 @@ static size_t key_name(const struct rcache *rc, const unsigned char key[CACHE_KE
 	return rc->prefix_len + 2 * CACHE_KEY_LEN;
 }
 
-/* HMAC-SHA-256 under the secret of key || the len bytes of rec (a record,
- * at most VALUE_MAX - MAC_LEN bytes) into out. Returns false if OpenSSL
- * fails. */
-static bool value_mac(const struct rcache *rc, const unsigned char key[CACHE_KEY_LEN],
-                      const unsigned char *rec, size_t len, unsigned char out[MAC_LEN])
-{
-	unsigned char msg[CACHE_KEY_LEN + VALUE_MAX];
-	unsigned out_len = 0;
-	assert(len <= VALUE_MAX - MAC_LEN);
-	memcpy(msg, key, CACHE_KEY_LEN);
-	memcpy(msg + CACHE_KEY_LEN, rec, len);
-	return HMAC(EVP_sha256(), rc->secret, (int)rc->secret_len, msg, CACHE_KEY_LEN + len, out,
-	            &out_len) != NULL &&
-	       out_len == MAC_LEN;
-}
-
-/* Encodes v for key into out (VALUE_MAX bytes). Returns the length, or 0
- * if v is not a pass or a block or OpenSSL fails. */
-static size_t value_encode(const struct rcache *rc, const unsigned char key[CACHE_KEY_LEN],
-                           const struct cache_verdict *v, unsigned char *out)
-{
-	if (v->kind != CACHE_PASS && v->kind != CACHE_BLOCK)
-		return 0;
-	/* Strings that fill their array without a NUL are cut as cache_put cuts
-	 * them: copy them terminated, then let cache_verdict_set trim. */
-	char module[sizeof(v->module) + 1], reason[sizeof(v->reason) + 1];
-	snprintf(module, sizeof(module), "%.*s", (int)sizeof(v->module), v->module);
-	snprintf(reason, sizeof(reason), "%.*s", (int)sizeof(v->reason), v->reason);
-	struct cache_verdict c;
-	cache_verdict_set(&c, v->kind, v->is_threat, module, reason);
-
-	size_t m = strlen(c.module), r = strlen(c.reason);
-	out[0] = VALUE_VERSION;
-	out[1] = c.kind;
-	out[2] = c.is_threat ? 1 : 0;
-	out[3] = (unsigned char)m;
-	out[4] = (unsigned char)r;
-	memcpy(out + HEAD_LEN, c.module, m);
-	memcpy(out + HEAD_LEN + m, c.reason, r);
-	size_t len = HEAD_LEN + m + r;
-	if (!value_mac(rc, key, out, len, out + len))
-		return 0;
-	return len + MAC_LEN;
-}
-
-/* Decodes the len bytes of val read for key into *v. Returns NULL when it
- * parses and verifies, else what is wrong with it. */
-static const char *value_decode(const struct rcache *rc, const unsigned char key[CACHE_KEY_LEN],
-                                const unsigned char *val, size_t len, struct cache_verdict *v)
-{
-	if (len < HEAD_LEN + MAC_LEN || len > VALUE_MAX)
-		return "bad length";
-	if (val[0] != VALUE_VERSION)
-		return "unknown version";
-	size_t m = val[3], r = val[4];
-	if (m > MODULE_MAX || r > REASON_MAX || len != HEAD_LEN + m + r + MAC_LEN)
-		return "bad length";
-	unsigned char mac[MAC_LEN];
-	if (!value_mac(rc, key, val, len - MAC_LEN, mac))
-		return "HMAC failed";
-	if (CRYPTO_memcmp(mac, val + len - MAC_LEN, MAC_LEN) != 0)
-		return "bad MAC";
-	/* Signed by a holder of the secret, so only a bug writes these. */
-	if (val[1] > CACHE_BLOCK || val[2] > 1 || memchr(val + HEAD_LEN, 0, m + r) != NULL)
-		return "bad field";
-	memset(v, 0, sizeof(*v));
-	v->kind = val[1];
-	v->is_threat = val[2] == 1;
-	memcpy(v->module, val + HEAD_LEN, m);
-	memcpy(v->reason, val + HEAD_LEN + m, r);
-	return NULL;
-}
-
 static void note_bad_value(struct rcache *rc, const unsigned char key[CACHE_KEY_LEN],
                            const char *what)
 {
@@ -232,146 +184,17 @@ static void note_bad_value(struct rcache *rc, const unsigned char key[CACHE_KEY_
 	             what, (int)n, name);
 }
 
-static void note_error(struct rcache *rc, const char *what, const char *detail)
+/* An error about one command (detail: n bytes, from Redis maybe). */
+static void note_error(struct rcache *rc, const char *what, const char *detail, size_t n)
 {
 	char buf[160];
 	rc->st.errors++;
-	warn_limited(&rc->err_log, "redis: %s: %s", what, clean(buf, sizeof(buf), detail));
-}
-
-/* ---------------------------------------------------------------- connection */
-
-/* The connection (if any) is gone or never came, for the reason why: marks
- * rc down, says so once per outage, and arms the retry timer. The caller
- * frees (or hiredis frees) the context. */
-static void conn_failed(struct rcache *rc, const char *why)
-{
-	char buf[160];
-	rc->st.errors++;
-	rc->ac = NULL;
-	rc->up = false;
-	evtimer_del(rc->connect_ev);
-	if (!rc->down_logged) {
-		log_warn("redis down: %s:%d: %s; retrying in %u ms, backing off to %u ms", rc->host,
-		         rc->port, clean(buf, sizeof(buf), why), rc->retry_ms, rc->retry_max_ms);
-		rc->down_logged = true;
-	}
-	timer_in(rc->retry_ev, rc->retry_ms);
-	rc->retry_ms = rc->retry_ms > rc->retry_max_ms / 2 ? rc->retry_max_ms : rc->retry_ms * 2;
-}
-
-/* As conn_failed, if ac is still the current connection (calls about a
- * context that rc already let go are ignored). */
-static void conn_lost(struct rcache *rc, const redisAsyncContext *ac, const char *why)
-{
-	if (rc->ac != NULL && rc->ac == ac)
-		conn_failed(rc, why && *why ? why : "connection lost");
-}
-
-/* The reply to AUTH (when a password is set) or to the PING after it. An
- * OK is AUTH accepted: wait for PONG. PONG: the connection is usable. An
- * error (WRONGPASS, NOAUTH, ...) ends the connection. */
-static void hello_reply(redisAsyncContext *ac, void *r, void *priv)
-{
-	struct rcache *rc = priv;
-	redisReply *reply = r;
-	assert(rc->magic == RCACHE_MAGIC);
-	if (ac != rc->ac)
-		return; /* a context already let go is being freed */
-	if (reply == NULL) {
-		conn_lost(rc, ac, ac->c.errstr);
-		return;
-	}
-	bool status = reply->type == REDIS_REPLY_STATUS;
-	if (status && strcmp(reply->str, "OK") == 0)
-		return;
-	if (!status || strcmp(reply->str, "PONG") != 0) {
-		conn_lost(rc, ac,
-		          reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
-		redisAsyncFree(ac); /* deferred by hiredis until this returns */
-		return;
-	}
-	rc->up = true;
-	rc->retry_ms = rc->retry_min_ms;
-	evtimer_del(rc->connect_ev);
-	log_info("redis up: %s:%d", rc->host, rc->port);
-	rc->down_logged = false;
-}
-
-static void on_connect(const redisAsyncContext *cac, int status)
-{
-	struct rcache *rc = cac->data;
-	redisAsyncContext *ac = (redisAsyncContext *)cac;
-	assert(rc->magic == RCACHE_MAGIC);
-	if (status != REDIS_OK) {
-		conn_lost(rc, ac, ac->c.errstr); /* hiredis frees ac when this returns */
-		return;
-	}
-	/* Pipelined: AUTH (if any), then PING; UP when PONG comes. Should a
-	 * command not queue, connect_ev gives up on the connection. */
-	if (rc->password != NULL && rc->user != NULL)
-		redisAsyncCommand(ac, hello_reply, rc, "AUTH %s %s", rc->user, rc->password);
-	else if (rc->password != NULL)
-		redisAsyncCommand(ac, hello_reply, rc, "AUTH %s", rc->password);
-	redisAsyncCommand(ac, hello_reply, rc, "PING");
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-	struct rcache *rc = ac->data;
-	assert(rc->magic == RCACHE_MAGIC);
-	conn_lost(rc, ac, status == REDIS_OK ? "connection closed" : ac->c.errstr);
-}
-
-/* Opens a connection (its connect completes later, in on_connect). */
-static void conn_start(struct rcache *rc)
-{
-	char why[160];
-	redisAsyncContext *ac = redisAsyncConnect(rc->host, rc->port);
-	assert(rc->ac == NULL);
-	if (ac == NULL || ac->err) {
-		snprintf(why, sizeof(why), "%s", ac ? ac->c.errstr : "out of memory");
-		if (ac != NULL)
-			redisAsyncFree(ac);
-		conn_failed(rc, why);
-		return;
-	}
-	ac->data = rc;
-	if (redisLibeventAttach(ac, rc->base) != REDIS_OK) {
-		redisAsyncFree(ac);
-		conn_failed(rc, "cannot attach to the event loop");
-		return;
-	}
-	redisAsyncSetConnectCallback(ac, on_connect);
-	redisAsyncSetDisconnectCallback(ac, on_disconnect);
-	rc->ac = ac;
-	timer_in(rc->connect_ev, rc->connect_timeout_ms);
-}
-
-static void retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct rcache *rc = arg;
-	(void)fd, (void)what;
-	assert(rc->magic == RCACHE_MAGIC);
-	if (rc->ac == NULL)
-		conn_start(rc);
-}
-
-static void connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct rcache *rc = arg;
-	(void)fd, (void)what;
-	assert(rc->magic == RCACHE_MAGIC);
-	if (rc->ac == NULL || rc->up)
-		return;
-	redisAsyncContext *ac = rc->ac;
-	conn_failed(rc, "no answer to connect, AUTH or PING in time");
-	redisAsyncFree(ac);
+	warn_limited(&rc->err_log, "redis: %s: %s", what, clean(buf, sizeof(buf), detail, n));
 }
 
 /* ---------------------------------------------------------------- requests */
 
-/* Frees q once neither the caller nor hiredis holds it. */
+/* Frees q once neither the caller nor a slot holds it. */
 static void req_release(struct rcache_req *q)
 {
 	if (q->waiting || q->sent)
@@ -412,36 +235,366 @@ static void req_timer_cb(evutil_socket_t fd, short what, void *arg)
 	req_release(q);
 }
 
-/* The reply to a GET (NULL: the connection went before it came). */
-static void get_reply(redisAsyncContext *ac, void *r, void *priv)
+/* ---------------------------------------------------------------- slots */
+
+static void slot_push(struct rcache *rc, enum slot_kind kind, struct rcache_req *q)
 {
-	struct rcache_req *q = priv;
-	struct rcache *rc = q->rc;
-	redisReply *reply = r;
+	if (rc->slots_len == rc->slots_cap) {
+		size_t cap = rc->slots_cap ? rc->slots_cap * 2 : 16;
+		struct slot *s = malloc(cap * sizeof(*s));
+		if (s == NULL)
+			abort();
+		for (size_t i = 0; i < rc->slots_len; i++)
+			s[i] = rc->slots[(rc->slots_head + i) % rc->slots_cap];
+		free(rc->slots);
+		rc->slots = s;
+		rc->slots_cap = cap;
+		rc->slots_head = 0;
+	}
+	struct slot *s = &rc->slots[(rc->slots_head + rc->slots_len) % rc->slots_cap];
+	s->kind = kind;
+	s->q = q;
+	rc->slots_len++;
+}
+
+static struct slot slot_pop(struct rcache *rc)
+{
+	assert(rc->slots_len > 0);
+	struct slot s = rc->slots[rc->slots_head];
+	rc->slots_head = (rc->slots_head + 1) % rc->slots_cap;
+	rc->slots_len--;
+	return s;
+}
+
+/* The connection is gone: lets every slot go. Gets whose caller still
+ * waits are misses now (callbacks run; they find rc down). */
+static void slots_flush(struct rcache *rc)
+{
+	while (rc->slots_len > 0) {
+		struct slot s = slot_pop(rc);
+		if (s.kind == SLOT_SET)
+			rc->inflight--;
+		if (s.kind != SLOT_GET)
+			continue;
+		s.q->sent = false;
+		rc->inflight--;
+		if (s.q->waiting)
+			req_answer(s.q, false, NULL);
+		req_release(s.q);
+	}
+}
+
+/* Writes the command argv[0..argc) on the connection, its reply to go to a
+ * slot of kind (q: the get). Returns false if it could not be queued. */
+static bool cmd_write(struct rcache *rc, enum slot_kind kind, struct rcache_req *q, size_t argc,
+                      const char *const argv[], const size_t lens[])
+{
+	char stack[CMD_MAX], *buf = stack;
+	size_t n = resp_command(buf, sizeof(stack), argc, argv, lens);
+	if (n > sizeof(stack)) {
+		if ((buf = malloc(n)) == NULL)
+			abort();
+		resp_command(buf, n, argc, argv, lens);
+	}
+	bool ok = bufferevent_write(rc->bev, buf, n) == 0;
+	if (kind == SLOT_AUTH)
+		OPENSSL_cleanse(buf, n);
+	if (buf != stack)
+		free(buf);
+	if (ok)
+		slot_push(rc, kind, q);
+	return ok;
+}
+
+/* ---------------------------------------------------------------- connection */
+
+/* The connection (if any) is gone or never came, for the reason why: marks
+ * rc down, says so once per outage, and arms the retry timer. */
+static void conn_failed(struct rcache *rc, const char *why)
+{
+	char buf[200];
+	rc->st.errors++;
+	rc->up = false;
+	evtimer_del(rc->connect_ev);
+	if (!rc->down_logged) {
+		log_warn("redis down: %s:%d%s: %s; retrying in %u ms, backing off to %u ms",
+		         rc->host, rc->port, rc->tls ? " (TLS)" : "",
+		         clean(buf, sizeof(buf), why, strlen(why)), rc->retry_ms, rc->retry_max_ms);
+		rc->down_logged = true;
+	}
+	timer_in(rc->retry_ev, rc->retry_ms);
+	rc->retry_ms = rc->retry_ms > rc->retry_max_ms / 2 ? rc->retry_max_ms : rc->retry_ms * 2;
+}
+
+/* Closes the connection for the reason why (counted and logged as a
+ * failure) and lets its slots go. May run callbacks of gets. */
+static void conn_drop(struct rcache *rc, const char *why)
+{
+	struct bufferevent *bev = rc->bev;
+	assert(bev != NULL);
+	rc->bev = NULL;
+	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+	bufferevent_free(bev); /* deferred by libevent if inside bev's callback */
+	conn_failed(rc, why);
+	slots_flush(rc);
+}
+
+/* The reply r to AUTH or PING is not the one wanted: the connection goes. */
+static void hello_failed(struct rcache *rc, const char *cmd, const struct resp_reply *r)
+{
+	char why[200], text[160];
+	if (r->type == RESP_ERR)
+		snprintf(why, sizeof(why), "%s: %s", cmd,
+		         clean(text, sizeof(text), r->str, r->len));
+	else
+		snprintf(why, sizeof(why), "unexpected reply to %s", cmd);
+	conn_drop(rc, why);
+}
+
+static bool is_status(const struct resp_reply *r, const char *s)
+{
+	return r->type == RESP_STATUS && r->len == strlen(s) && memcmp(r->str, s, r->len) == 0;
+}
+
+/* The reply to a GET. */
+static void get_reply(struct rcache *rc, struct rcache_req *q, const struct resp_reply *r)
+{
 	struct cache_verdict v;
 	bool found = false;
 	assert(q->magic == REQ_MAGIC && q->sent);
 	q->sent = false;
 	rc->inflight--;
-	if (reply == NULL) {
-		/* Counted once, by conn_failed, not once per request. */
-		conn_lost(rc, ac, ac->c.errstr);
-	} else if (!q->waiting) {
+	if (!q->waiting) {
 		/* Late (the caller had its miss) or cancelled: nothing to do. */
-	} else if (reply->type == REDIS_REPLY_STRING) {
-		const char *bad =
-		        value_decode(rc, q->key, (const unsigned char *)reply->str, reply->len, &v);
+	} else if (r->type == RESP_BULK) {
+		const char *bad = rcache_value_decode(rc->secret, rc->secret_len, q->key,
+		                                      (const unsigned char *)r->str, r->len, &v);
 		if (bad != NULL)
 			note_bad_value(rc, q->key, bad);
 		found = bad == NULL;
-	} else if (reply->type != REDIS_REPLY_NIL) {
-		note_error(rc, "GET",
-		           reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply type");
+	} else if (r->type == RESP_ERR) {
+		note_error(rc, "GET", r->str, r->len);
+	} else if (r->type != RESP_NIL) {
+		note_error(rc, "GET", LIT("unexpected reply type"));
 	}
 	if (q->waiting)
 		req_answer(q, found, found ? &v : NULL);
 	req_release(q);
 }
+
+/* Hands the reply r to whom its slot s says. May drop the connection. */
+static void on_reply(struct rcache *rc, struct slot s, const struct resp_reply *r)
+{
+	switch (s.kind) {
+	case SLOT_AUTH:
+		if (!is_status(r, "OK"))
+			hello_failed(rc, "AUTH", r);
+		break;
+	case SLOT_PING:
+		if (!is_status(r, "PONG")) {
+			hello_failed(rc, "PING", r);
+			break;
+		}
+		rc->up = true;
+		rc->retry_ms = rc->retry_min_ms;
+		evtimer_del(rc->connect_ev);
+		log_info("redis up: %s:%d%s", rc->host, rc->port, rc->tls ? " (TLS)" : "");
+		rc->down_logged = false;
+		break;
+	case SLOT_GET:
+		get_reply(rc, s.q, r);
+		break;
+	case SLOT_SET:
+		rc->inflight--;
+		if (r->type == RESP_ERR)
+			note_error(rc, "SET", r->str, r->len);
+		else if (r->type != RESP_STATUS)
+			note_error(rc, "SET", LIT("unexpected reply type"));
+		break;
+	}
+}
+
+/* Parses and hands out every whole reply in bev's input. A reply is parsed
+ * where it lies when it fits in the first block of the buffer, else from a
+ * pulled-up copy of at most RESP_MAX_REPLY bytes; it is drained only once
+ * handled, since r points into it. */
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct rcache *rc = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	assert(rc->magic == RCACHE_MAGIC && bev == rc->bev);
+	while (rc->bev == bev) {
+		size_t have = evbuffer_get_length(in);
+		struct evbuffer_iovec v;
+		struct resp_reply r;
+		if (have == 0 || evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			return;
+		long n = resp_parse(v.iov_base, v.iov_len, &r);
+		if (n == RESP_NEED_MORE && v.iov_len < have) {
+			size_t m = have < RESP_MAX_REPLY ? have : RESP_MAX_REPLY;
+			const unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)m);
+			if (p == NULL)
+				abort(); /* m <= have: only memory can run out */
+			n = resp_parse((const char *)p, m, &r);
+		}
+		if (n == RESP_NEED_MORE)
+			return;
+		if (n == RESP_ERROR) {
+			char why[120];
+			snprintf(why, sizeof(why),
+			         "a reply not RESP2, or with a string over %d bytes",
+			         RESP_MAX_STRING);
+			conn_drop(rc, why);
+			return;
+		}
+		if (rc->slots_len == 0) {
+			conn_drop(rc, "a reply to no command");
+			return;
+		}
+		on_reply(rc, slot_pop(rc), &r);
+		if (rc->bev == bev)
+			evbuffer_drain(in, (size_t)n);
+	}
+}
+
+/* Sends AUTH (when a password is set) and PING, pipelined; the connection
+ * is up when PONG comes. */
+static void hello(struct rcache *rc)
+{
+	bool ok = true;
+	if (rc->password != NULL) {
+		const char *argv[] = {"AUTH", rc->user ? rc->user : rc->password, rc->password};
+		const size_t lens[] = {4, strlen(argv[1]), strlen(rc->password)};
+		ok = cmd_write(rc, SLOT_AUTH, NULL, rc->user ? 3 : 2, argv, lens);
+	}
+	const char *ping[] = {"PING"};
+	const size_t plen[] = {4};
+	if (!ok || !cmd_write(rc, SLOT_PING, NULL, 1, ping, plen))
+		conn_drop(rc, "cannot write AUTH or PING");
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct rcache *rc = arg;
+	int err = (what & BEV_EVENT_ERROR) ? EVUTIL_SOCKET_ERROR() : 0;
+	char why[240];
+	assert(rc->magic == RCACHE_MAGIC && bev == rc->bev);
+	if (what & BEV_EVENT_CONNECTED) {
+		hello(rc);
+		return;
+	}
+	why[0] = 0;
+	if (rc->tls != NULL)
+		rcache_tls_why(bev, err, why, sizeof(why));
+	else if (err != 0)
+		snprintf(why, sizeof(why), "%s", evutil_socket_error_to_string(err));
+	if (why[0] == 0)
+		snprintf(why, sizeof(why), "%s",
+		         (what & BEV_EVENT_EOF) ? "connection closed" : "connection lost");
+	conn_drop(rc, why);
+}
+
+/* Writes the address of rc's Redis to *ss and returns its length: parsed
+ * when host is an IP address (no lookup), else looked up, blocking. On
+ * failure returns -1 with the reason in why. */
+static int redis_addr(const struct rcache *rc, struct sockaddr_storage *ss, char *why, size_t len)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, rc->host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)rc->port);
+		return (int)sizeof(*in4);
+	}
+	if (inet_pton(AF_INET6, rc->host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)rc->port);
+		return (int)sizeof(*in6);
+	}
+	struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM},
+	                       *ai = NULL;
+	char port[16];
+	snprintf(port, sizeof(port), "%d", rc->port);
+	int e = evutil_getaddrinfo(rc->host, port, &hints, &ai);
+	if (e != 0 || ai->ai_addrlen > sizeof(*ss)) {
+		snprintf(why, len, "cannot resolve the host: %s",
+		         e ? evutil_gai_strerror(e) : "address too long");
+		if (ai != NULL)
+			evutil_freeaddrinfo(ai);
+		return -1;
+	}
+	int n = (int)ai->ai_addrlen;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	evutil_freeaddrinfo(ai);
+	return n;
+}
+
+/* Opens a connection (it completes later, in event_cb). */
+static void conn_start(struct rcache *rc)
+{
+	const int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
+	struct sockaddr_storage ss;
+	char why[240];
+	struct bufferevent *bev;
+
+	assert(rc->bev == NULL && rc->slots_len == 0);
+	int sslen = redis_addr(rc, &ss, why, sizeof(why));
+	if (sslen < 0) {
+		conn_failed(rc, why);
+		return;
+	}
+	if (rc->tls != NULL) {
+		SSL *ssl = rcache_tls_ssl(rc->tls, rc->server_name);
+		if (ssl == NULL)
+			abort(); /* only memory can run out: rcache_new made one */
+		bev = bufferevent_openssl_socket_new(rc->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+		                                     opts);
+		if (bev != NULL)
+			bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	} else {
+		bev = bufferevent_socket_new(rc->base, -1, opts);
+	}
+	if (bev == NULL)
+		abort();
+	bufferevent_setcb(bev, read_cb, NULL, event_cb, rc);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	rc->bev = bev;
+	int r = bufferevent_socket_connect(bev, (struct sockaddr *)&ss, sslen);
+	if (r < 0) {
+		snprintf(why, sizeof(why), "cannot connect: %s",
+		         evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		conn_drop(rc, why);
+		return;
+	}
+	int one = 1;
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	timer_in(rc->connect_ev, rc->connect_timeout_ms);
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rcache *rc = arg;
+	(void)fd, (void)what;
+	assert(rc->magic == RCACHE_MAGIC);
+	if (rc->bev == NULL)
+		conn_start(rc);
+}
+
+static void connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rcache *rc = arg;
+	(void)fd, (void)what;
+	assert(rc->magic == RCACHE_MAGIC);
+	if (rc->bev == NULL || rc->up)
+		return;
+	conn_drop(rc, rc->tls ? "no answer to connect, TLS handshake, AUTH or PING in time"
+	                      : "no answer to connect, AUTH or PING in time");
+}
+
+/* ---------------------------------------------------------------- calls */
 
 struct rcache_req *rcache_get(struct rcache *rc, const unsigned char key[CACHE_KEY_LEN],
                               void (*cb)(void *arg, bool found, const struct cache_verdict *v),
@@ -467,13 +620,14 @@ struct rcache_req *rcache_get(struct rcache *rc, const unsigned char key[CACHE_K
 		rc->st.busy++;
 	} else if (rc->up) {
 		char name[NAME_MAX_LEN];
-		size_t n = key_name(rc, key, name);
-		if (redisAsyncCommand(rc->ac, get_reply, q, "GET %b", name, n) == REDIS_OK) {
+		const char *argv[] = {"GET", name};
+		const size_t lens[] = {3, key_name(rc, key, name)};
+		if (cmd_write(rc, SLOT_GET, q, 2, argv, lens)) {
 			q->sent = true;
 			rc->inflight++;
 			ms = rc->timeout_ms;
 		} else {
-			note_error(rc, "GET", "cannot queue the command");
+			note_error(rc, "GET", LIT("cannot queue the command"));
 		}
 	}
 	timer_in(q->timer, ms);
@@ -488,34 +642,22 @@ void rcache_cancel(struct rcache_req *q)
 	req_release(q);
 }
 
-static void set_reply(redisAsyncContext *ac, void *r, void *priv)
-{
-	struct rcache *rc = priv;
-	redisReply *reply = r;
-	assert(rc->magic == RCACHE_MAGIC);
-	rc->inflight--;
-	if (reply == NULL)
-		conn_lost(rc, ac, ac->c.errstr);
-	else if (reply->type != REDIS_REPLY_STATUS)
-		note_error(rc, "SET",
-		           reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply type");
-}
-
 void rcache_put(struct rcache *rc, const unsigned char key[CACHE_KEY_LEN],
                 const struct cache_verdict *v)
 {
 	assert(rc->magic == RCACHE_MAGIC);
-	unsigned char val[VALUE_MAX];
-	char name[NAME_MAX_LEN];
+	unsigned char val[RCACHE_VALUE_MAX];
+	char name[NAME_MAX_LEN], ttl[16];
 	if (!rc->up || rc->inflight >= rc->max_inflight)
 		return;
-	size_t len = value_encode(rc, key, v, val);
+	size_t len = rcache_value_encode(rc->secret, rc->secret_len, key, v, val);
 	if (len == 0)
 		return;
-	size_t n = key_name(rc, key, name);
-	if (redisAsyncCommand(rc->ac, set_reply, rc, "SET %b %b EX %u", name, n, val, len,
-	                      rc->ttl_s) != REDIS_OK) {
-		note_error(rc, "SET", "cannot queue the command");
+	snprintf(ttl, sizeof(ttl), "%u", rc->ttl_s);
+	const char *argv[] = {"SET", name, (const char *)val, "EX", ttl};
+	const size_t lens[] = {3, key_name(rc, key, name), len, 2, strlen(ttl)};
+	if (!cmd_write(rc, SLOT_SET, NULL, 5, argv, lens)) {
+		note_error(rc, "SET", LIT("cannot queue the command"));
 		return;
 	}
 	rc->inflight++;
@@ -541,16 +683,33 @@ struct rcache *rcache_new(struct event_base *base, const struct rcache_config *c
 		log_error("redis: key prefix longer than %d bytes", PREFIX_MAX);
 		return NULL;
 	}
+	const char *server_name = cfg->tls_server_name ? cfg->tls_server_name : cfg->host;
+	if (cfg->tls && (*server_name == 0 || strlen(server_name) > 253)) {
+		log_error("redis: bad TLS server name \"%s\"", server_name);
+		return NULL;
+	}
+	SSL_CTX *tls = NULL;
+	if (cfg->tls && (tls = rcache_tls_ctx(cfg)) == NULL)
+		return NULL;
+	SSL *probe = tls ? rcache_tls_ssl(tls, server_name) : NULL;
+	if (tls != NULL && probe == NULL) {
+		log_error("redis: TLS server name \"%s\" not usable", server_name);
+		SSL_CTX_free(tls);
+		return NULL;
+	}
+	SSL_free(probe); /* conn_start makes one per connection */
 	struct rcache *rc = calloc(1, sizeof(*rc));
 	if (rc == NULL || (rc->secret = malloc(cfg->secret_len)) == NULL)
 		abort();
 	rc->magic = RCACHE_MAGIC;
 	rc->base = base;
+	rc->tls = tls;
 	rc->host = dup_or_null(cfg->host);
 	rc->user = dup_or_null(cfg->user);
 	rc->password = dup_or_null(cfg->password);
 	rc->prefix = dup_or_null(prefix);
 	rc->prefix_len = strlen(prefix);
+	rc->server_name = dup_or_null(server_name);
 	rc->port = cfg->port ? cfg->port : 6379;
 	memcpy(rc->secret, cfg->secret, cfg->secret_len);
 	rc->secret_len = cfg->secret_len;
@@ -577,26 +736,32 @@ void rcache_free(struct rcache *rc)
 	if (rc == NULL)
 		return;
 	assert(rc->magic == RCACHE_MAGIC && rc->in_cb == 0);
-	/* No callback fires from here on: requests hiredis holds come back
-	 * through get_reply (NULL) as the context goes, and are freed there. */
+	/* No callback fires from here on: requests in slots are freed as the
+	 * slots go, the others now. */
 	for (struct rcache_req *q = rc->reqs.next, *next; q != &rc->reqs; q = next) {
 		next = q->next;
 		q->waiting = false;
 		req_release(q);
 	}
-	if (rc->ac != NULL) {
-		redisAsyncContext *ac = rc->ac;
-		rc->ac = NULL;
+	if (rc->bev != NULL) {
+		bufferevent_setcb(rc->bev, NULL, NULL, NULL, NULL);
+		bufferevent_free(rc->bev);
+		rc->bev = NULL;
 		rc->up = false;
-		redisAsyncFree(ac);
 	}
+	slots_flush(rc);
 	assert(rc->reqs.next == &rc->reqs && rc->inflight == 0);
 	event_free(rc->retry_ev);
 	event_free(rc->connect_ev);
+	SSL_CTX_free(rc->tls);
+	free(rc->slots);
 	free(rc->host);
 	free(rc->user);
+	if (rc->password != NULL)
+		OPENSSL_cleanse(rc->password, strlen(rc->password));
 	free(rc->password);
 	free(rc->prefix);
+	free(rc->server_name);
 	OPENSSL_cleanse(rc->secret, rc->secret_len);
 	free(rc->secret);
 	rc->magic = 0;

@@ -2,11 +2,11 @@
  * rcache: the shared second tier of the verdict cache, in Redis. Several
  * icapd servers that share one Redis learn from each other's scans: a miss
  * in the local cache asks Redis before scanning, and a new verdict is
- * written to both. Everything runs on the event loop (hiredis's async API on
- * libevent) and nothing waits on Redis for long: a lookup that takes more
- * than timeout_ms, meets an error, or finds Redis down is a miss, and the
- * transaction scans as if there were no second tier. Every call must be
- * made on the loop's thread.
+ * written to both. Everything runs on the event loop (one connection, a
+ * bufferevent, plain or TLS, speaking RESP2 through resp.h) and nothing
+ * waits on Redis for long: a lookup that takes more than timeout_ms, meets
+ * an error, or finds Redis down is a miss, and the transaction scans as if
+ * there were no second tier. Every call must be made on the loop's thread.
  *
  * Whoever can write to Redis must not be able to whitelist malware: each
  * value carries an HMAC-SHA-256, under a secret the icapd servers share, of
@@ -25,7 +25,14 @@
  *   then 32      HMAC-SHA-256(secret, key[32] || bytes 0 .. 5+m+r)
  *
  * Anything else (another length, version, kind, an embedded NUL) is ignored
- * like a bad MAC. TLS to Redis is not supported yet.
+ * like a bad MAC. A reply that is not RESP2, or longer than RESP_MAX_REPLY
+ * (a bulk string over RESP_MAX_STRING), drops the connection, as an error.
+ *
+ * With tls set, the connection is TLS 1.2 or later and the server's
+ * certificate is always verified (rcache_tls.h): against tls_ca or the
+ * system's CAs, for tls_server_name or else host (an IP address is checked
+ * as one). tls_cert and tls_key, together, are a client certificate (for
+ * Redis's tls-auth-clients). The files are read once, by rcache_new.
  */
 #ifndef ICAPD_RCACHE_H
 #define ICAPD_RCACHE_H
@@ -56,12 +63,17 @@ struct rcache_config {
 	unsigned retry_min_ms;       /* first reconnect delay, doubled each failure; 0: 1000 */
 	unsigned retry_max_ms;       /* longest reconnect delay; 0: 30000 */
 	unsigned max_inflight;       /* requests sent and not answered by Redis; 0: 10000 */
+	bool tls;                    /* TLS (then the fields below apply) */
+	const char *tls_ca;   /* PEM bundle of CAs for the server's certificate; NULL: system's */
+	const char *tls_cert; /* client certificate chain, PEM, or NULL */
+	const char *tls_key;  /* its private key, PEM; given with tls_cert only */
+	const char *tls_server_name; /* SNI and the name verified; NULL: host */
 };
 
 struct rcache_stats {
 	uint64_t hits;     /* gets answered found */
 	uint64_t misses;   /* gets answered not found, for any reason (all below included) */
-	uint64_t errors;   /* error replies, lost connections, failed connects */
+	uint64_t errors;   /* error replies, lost connections, failed connects, bad replies */
 	uint64_t timeouts; /* gets answered not found because Redis took over timeout_ms */
 	uint64_t bad_mac;  /* values that did not parse or verify, ignored */
 	uint64_t busy;     /* gets answered at once: max_inflight requests were out */
@@ -73,9 +85,9 @@ struct rcache_stats {
 /*
  * Returns a second tier on the loop base that starts connecting to Redis at
  * once (and keeps trying, with backoff, while it cannot). The strings and
- * the secret of cfg are copied. Returns NULL (with an error logged) when
- * the configuration is unusable (no host, a secret shorter than
- * RCACHE_SECRET_MIN) or memory runs out.
+ * the secret of cfg are copied; the TLS files are read now. Returns NULL
+ * (with an error logged) when the configuration is unusable (no host, a
+ * secret shorter than RCACHE_SECRET_MIN, a TLS file that cannot be used).
  */
 struct rcache *rcache_new(struct event_base *base, const struct rcache_config *cfg);
 

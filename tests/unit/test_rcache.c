@@ -4,11 +4,16 @@
  * temporary directory, with no persistence, and kills it at the end. The
  * test drives the libevent loop itself (EVLOOP_ONCE, with a 5 ms ticker so
  * that no turn blocks for long) up to a deadline, and checks what came back
- * and the counters of rcache_stats. A second, blocking hiredis connection
- * reads and writes raw values, to check the layout and to play the part of
- * whoever can write to Redis without the secret. Slow Redis is a
- * redis-server stopped with SIGSTOP; a Redis outage is SIGKILL, then a new
- * redis-server on the same port.
+ * and the counters of rcache_stats. A second, blocking connection (plain
+ * TCP, RESP through resp.h) reads and writes raw values, to check the
+ * layout and to play the part of whoever can write to Redis without the
+ * secret. Slow Redis is a redis-server stopped with SIGSTOP; a Redis outage
+ * is SIGKILL, then a new redis-server on the same port.
+ *
+ * TLS: the group setup makes a throwaway CA, a server certificate for
+ * 127.0.0.1 and redis.test, a client certificate, and a second CA with a
+ * server certificate of its own (not trusted), with the openssl command;
+ * TLS tests start redis-server with a TLS port beside the plain one.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,8 +23,9 @@
 
 #include <arpa/inet.h>
 #include <event2/event.h>
-#include <hiredis/hiredis.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <signal.h>
@@ -31,20 +37,31 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifndef __SANITIZE_ADDRESS__
+#include <malloc.h>
+#endif
 
 #include "rcache.h"
+#include "resp.h"
 
 #define PASSWORD     "t3st-pass word"
 #define TIMEOUT_MS   50
 #define SLACK_MS     100 /* scheduling slack allowed on top of a deadline */
-#define NO_REDIS_MSG "redis-server not found: apt-get install redis-server libhiredis-dev"
+#define NO_REDIS_MSG "redis-server not found: apt-get install redis-server"
+#define HUGE_VALUE   (10 * 1024 * 1024)
 
 static const unsigned char secret[] = "0123456789abcdef-test-secret";
 static const char *redis_bin;
+static char certs[64]; /* the folder of the test certificates */
+
+/* Which certificate a TLS redis-server shows, and what it asks of clients. */
+enum srv_tls { NO_TLS, TLS_GOOD, TLS_UNTRUSTED, TLS_CLIENT_CERT };
 
 struct redis_srv {
 	pid_t pid;
-	int port;
+	int port;     /* plain TCP, for the test's own connection */
+	int tls_port; /* for rcache when tls != NO_TLS */
+	enum srv_tls tls;
 	const char *password;
 	char dir[64];
 };
@@ -54,6 +71,7 @@ struct fixture {
 	struct event_base *base;
 	struct event *tick;
 	struct rcache *rc;
+	char ca[96], cert[96], key[96]; /* paths in certs */
 };
 
 /* What one get's callback reported. */
@@ -91,39 +109,135 @@ static int free_port(void)
 	return ntohs(sa.sin_port);
 }
 
-/* A blocking connection to s, authenticated if s has a password. */
-static redisContext *redis_sync(const struct redis_srv *s)
+/* A reply read by the test's own connection. */
+struct reply {
+	enum resp_type type;
+	long long integer;
+	size_t len;
+	char *str; /* STATUS, ERR, BULK: malloc'd, NUL added */
+};
+
+static void reply_free(struct reply *r)
 {
-	struct timeval tv = {1, 0};
-	redisContext *c = redisConnectWithTimeout("127.0.0.1", s->port, tv);
-	if (c == NULL || c->err) {
-		redisFree(c);
-		return NULL;
-	}
-	if (s->password != NULL) {
-		redisReply *r = redisCommand(c, "AUTH %s", s->password);
-		bool ok = r != NULL && r->type == REDIS_REPLY_STATUS;
-		freeReplyObject(r);
-		if (!ok) {
-			redisFree(c);
-			return NULL;
-		}
-	}
-	return c;
+	if (r != NULL)
+		free(r->str);
+	free(r);
 }
 
-/* Starts redis-server on s->port (s->dir exists) and waits until it answers. */
+/* Writes the command argv[0..argc) on fd and reads its reply; NULL if the
+ * connection fails. */
+static struct reply *sync_cmd(int fd, size_t argc, const char *const argv[], const size_t lens[])
+{
+	size_t n = resp_command(NULL, 0, argc, argv, lens);
+	char *buf = malloc(n > RESP_MAX_REPLY ? n : RESP_MAX_REPLY);
+	assert_non_null(buf);
+	resp_command(buf, n, argc, argv, lens);
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(fd, buf + off, n - off);
+		if (w <= 0) {
+			free(buf);
+			return NULL;
+		}
+		off += (size_t)w;
+	}
+	size_t have = 0;
+	long used;
+	struct resp_reply rr;
+	while ((used = resp_parse(buf, have, &rr)) == RESP_NEED_MORE) {
+		ssize_t got = read(fd, buf + have, RESP_MAX_REPLY - have);
+		if (got <= 0) {
+			free(buf);
+			return NULL;
+		}
+		have += (size_t)got;
+	}
+	assert_true(used > 0);
+	struct reply *r = calloc(1, sizeof(*r));
+	assert_non_null(r);
+	r->type = rr.type;
+	r->integer = rr.integer;
+	if (rr.str != NULL) {
+		r->str = malloc(rr.len + 1);
+		assert_non_null(r->str);
+		memcpy(r->str, rr.str, rr.len);
+		r->str[rr.len] = 0;
+		r->len = rr.len;
+	}
+	free(buf);
+	return r;
+}
+
+/* sync_cmd for up to 3 arguments: cmd, key, and val (val_len bytes) if not
+ * NULL. */
+static struct reply *sync_cmd3(int fd, const char *cmd, const char *key, const void *val,
+                               size_t val_len)
+{
+	const char *argv[] = {cmd, key, val};
+	const size_t lens[] = {strlen(cmd), key ? strlen(key) : 0, val_len};
+	return sync_cmd(fd, key == NULL ? 1 : val == NULL ? 2 : 3, argv, lens);
+}
+
+/* A blocking connection to s's plain port, authenticated if s has a
+ * password; -1 if it cannot be had. */
+static int redis_sync(const struct redis_srv *s)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+	struct timeval tv = {5, 0};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (s->password != NULL) {
+		struct reply *r = sync_cmd3(fd, "AUTH", s->password, NULL, 0);
+		bool ok = r != NULL && r->type == RESP_STATUS;
+		reply_free(r);
+		if (!ok) {
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+/* Starts redis-server on s->port (and s->tls_port with s->tls; s->dir
+ * exists) and waits until it answers. */
 static void redis_start(struct redis_srv *s)
 {
-	char port[16], log[96];
+	char port[16], tls_port[16], log[96], cert[96], key[96], ca[96];
+	const char *argv[40];
+	int n = 0;
 	snprintf(port, sizeof(port), "%d", s->port);
 	snprintf(log, sizeof(log), "%s/redis.log", s->dir);
-	const char *argv[] = {
-	        redis_bin,   "--port",      port,   "--bind",
-	        "127.0.0.1", "--save",      "",     "--appendonly",
-	        "no",        "--dir",       s->dir, "--logfile",
-	        log,         "--daemonize", "no",   s->password ? "--requirepass" : NULL,
-	        s->password, NULL};
+	const char *base[] = {"--port",       port,   "--bind",    "127.0.0.1", "--save",      "",
+	                      "--dir",        s->dir, "--logfile", log,         "--daemonize", "no",
+	                      "--appendonly", "no"};
+	argv[n++] = redis_bin;
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+		argv[n++] = base[i];
+	if (s->password != NULL) {
+		argv[n++] = "--requirepass";
+		argv[n++] = s->password;
+	}
+	if (s->tls != NO_TLS) {
+		const char *who = s->tls == TLS_UNTRUSTED ? "evil" : "server";
+		snprintf(tls_port, sizeof(tls_port), "%d", s->tls_port);
+		snprintf(cert, sizeof(cert), "%s/%s.crt", certs, who);
+		snprintf(key, sizeof(key), "%s/%s.key", certs, who);
+		snprintf(ca, sizeof(ca), "%s/ca.crt", certs);
+		const char *t[] = {"--tls-port",         tls_port,
+		                   "--tls-cert-file",    cert,
+		                   "--tls-key-file",     key,
+		                   "--tls-ca-cert-file", ca,
+		                   "--tls-auth-clients", s->tls == TLS_CLIENT_CERT ? "yes" : "no"};
+		for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+			argv[n++] = t[i];
+	}
+	argv[n] = NULL;
 	s->pid = fork();
 	assert_true(s->pid >= 0);
 	if (s->pid == 0) {
@@ -135,13 +249,13 @@ static void redis_start(struct redis_srv *s)
 		int status;
 		if (waitpid(s->pid, &status, WNOHANG) == s->pid)
 			fail_msg("redis-server exited at start (status %d); see %s", status, log);
-		redisContext *c = redis_sync(s);
-		if (c == NULL)
+		int fd = redis_sync(s);
+		if (fd < 0)
 			continue;
-		redisReply *r = redisCommand(c, "PING");
-		bool ok = r != NULL && r->type == REDIS_REPLY_STATUS;
-		freeReplyObject(r);
-		redisFree(c);
+		struct reply *r = sync_cmd3(fd, "PING", NULL, NULL, 0);
+		bool ok = r != NULL && r->type == RESP_STATUS;
+		reply_free(r);
+		close(fd);
 		if (ok)
 			return;
 	}
@@ -157,18 +271,55 @@ static void redis_kill(struct redis_srv *s)
 	s->pid = 0;
 }
 
-/* Runs a command on a fresh blocking connection and returns its reply. */
-static redisReply *redis_cmd(const struct redis_srv *s, const char *fmt, ...)
+/* Runs cmd [key [val]] on a fresh blocking connection and returns its
+ * reply (see sync_cmd3). */
+static struct reply *redis_cmd(const struct redis_srv *s, const char *cmd, const char *key,
+                               const void *val, size_t val_len)
 {
-	redisContext *c = redis_sync(s);
-	assert_non_null(c);
-	va_list ap;
-	va_start(ap, fmt);
-	redisReply *r = redisvCommand(c, fmt, ap);
-	va_end(ap);
-	redisFree(c);
+	int fd = redis_sync(s);
+	assert_true(fd >= 0);
+	struct reply *r = sync_cmd3(fd, cmd, key, val, val_len);
+	close(fd);
 	assert_non_null(r);
 	return r;
+}
+
+/* SET name to size bytes of 'x' through s's plain port, streamed, so that
+ * the test itself never holds the value. */
+static void plant_huge(const struct redis_srv *s, const char *name, size_t size)
+{
+	char head[256], chunk[65536];
+	int fd = redis_sync(s);
+	assert_true(fd >= 0);
+	int n = snprintf(head, sizeof(head), "*3\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$%zu\r\n",
+	                 strlen(name), name, size);
+	memset(chunk, 'x', sizeof(chunk));
+	assert_int_equal(write(fd, head, (size_t)n), n);
+	for (size_t left = size; left > 0;) {
+		ssize_t w = write(fd, chunk, left < sizeof(chunk) ? left : sizeof(chunk));
+		assert_true(w > 0);
+		left -= (size_t)w;
+	}
+	assert_int_equal(write(fd, "\r\n", 2), 2);
+	assert_int_equal(read(fd, head, sizeof(head)), 5);
+	assert_memory_equal(head, "+OK\r\n", 5);
+	close(fd);
+}
+
+#ifdef __SANITIZE_ADDRESS__
+/* From ASan's runtime (sanitizer/allocator_interface.h, which gcc lacks). */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
+
+/* Bytes of heap in use now (the sanitizer's count under ASan). */
+static size_t heap_now(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+	return __sanitizer_get_current_allocated_bytes();
+#else
+	struct mallinfo2 mi = mallinfo2();
+	return mi.uordblks + mi.hblkhd;
+#endif
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -176,15 +327,20 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what, (void)arg;
 }
 
+/* rcache's configuration for f's Redis: over TLS (to the TLS port,
+ * trusting the test CA, no client certificate) if it has TLS. */
 static struct rcache_config config_of(const struct fixture *f)
 {
+	bool tls = f->srv.tls != NO_TLS;
 	struct rcache_config cfg = {
 	        .host = "127.0.0.1",
-	        .port = f->srv.port,
+	        .port = tls ? f->srv.tls_port : f->srv.port,
 	        .password = f->srv.password,
 	        .secret = secret,
 	        .secret_len = sizeof(secret) - 1,
 	        .timeout_ms = TIMEOUT_MS,
+	        .tls = tls,
+	        .tls_ca = tls ? f->ca : NULL,
 	};
 	return cfg;
 }
@@ -299,13 +455,18 @@ static void assert_same_verdict(const struct cache_verdict *a, const struct cach
 
 /* ---------------------------------------------------------------- fixtures */
 
-static int setup_with(void **state, const char *password)
+static int setup_with(void **state, const char *password, enum srv_tls tls)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
 	snprintf(f->srv.dir, sizeof(f->srv.dir), "/tmp/test_rcache.XXXXXX");
 	assert_non_null(mkdtemp(f->srv.dir));
+	snprintf(f->ca, sizeof(f->ca), "%s/ca.crt", certs);
+	snprintf(f->cert, sizeof(f->cert), "%s/client.crt", certs);
+	snprintf(f->key, sizeof(f->key), "%s/client.key", certs);
 	f->srv.port = free_port();
+	f->srv.tls_port = tls != NO_TLS ? free_port() : 0;
+	f->srv.tls = tls;
 	f->srv.password = password;
 	redis_start(&f->srv);
 	f->base = event_base_new();
@@ -317,19 +478,39 @@ static int setup_with(void **state, const char *password)
 	f->rc = rcache_new(f->base, &cfg);
 	assert_non_null(f->rc);
 	*state = f;
-	if (password == NULL)
+	if (password == NULL && (tls == NO_TLS || tls == TLS_GOOD))
 		assert_true(wait_up(f, true, 2000));
 	return 0;
 }
 
 static int setup(void **state)
 {
-	return setup_with(state, NULL);
+	return setup_with(state, NULL, NO_TLS);
 }
 
 static int setup_auth(void **state)
 {
-	return setup_with(state, PASSWORD);
+	return setup_with(state, PASSWORD, NO_TLS);
+}
+
+static int setup_tls(void **state)
+{
+	return setup_with(state, NULL, TLS_GOOD);
+}
+
+static int setup_tls_auth(void **state)
+{
+	return setup_with(state, PASSWORD, TLS_GOOD);
+}
+
+static int setup_tls_untrusted(void **state)
+{
+	return setup_with(state, NULL, TLS_UNTRUSTED);
+}
+
+static int setup_tls_client_cert(void **state)
+{
+	return setup_with(state, NULL, TLS_CLIENT_CERT);
 }
 
 static int teardown(void **state)
@@ -406,8 +587,8 @@ static void test_value_layout(void **state)
 	rcache_put(f->rc, k, &v);
 	assert_true(run_until(f, idle, NULL, 1000));
 
-	redisReply *r = redis_cmd(&f->srv, "GET %s", name);
-	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	struct reply *r = redis_cmd(&f->srv, "GET", name, NULL, 0);
+	assert_int_equal(r->type, RESP_BULK);
 	const unsigned char *p = (const unsigned char *)r->str;
 	assert_int_equal(r->len, 5 + 7 + 12 + 32);
 	assert_int_equal(p[0], 1);
@@ -422,12 +603,12 @@ static void test_value_layout(void **state)
 	assert_non_null(
 	        HMAC(EVP_sha256(), secret, sizeof(secret) - 1, msg, sizeof(msg), mac, NULL));
 	assert_memory_equal(p + 24, mac, 32);
-	freeReplyObject(r);
+	reply_free(r);
 
-	r = redis_cmd(&f->srv, "TTL %s", name);
-	assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+	r = redis_cmd(&f->srv, "TTL", name, NULL, 0);
+	assert_int_equal(r->type, RESP_INT);
 	assert_true(r->integer > 3590 && r->integer <= 3600);
-	freeReplyObject(r);
+	reply_free(r);
 }
 
 /* Whoever can write to Redis must not be able to whitelist malware: values
@@ -444,13 +625,13 @@ static void test_forged_values_ignored(void **state)
 	cache_verdict_set(&v, CACHE_BLOCK, true, "clamav", "Win.Test.EICAR_HDB-1");
 	rcache_put(f->rc, k, &v);
 	assert_true(run_until(f, idle, NULL, 1000));
-	redisReply *r = redis_cmd(&f->srv, "GET %s", name);
-	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	struct reply *r = redis_cmd(&f->srv, "GET", name, NULL, 0);
+	assert_int_equal(r->type, RESP_BULK);
 	unsigned char good[256];
 	size_t len = r->len;
 	memcpy(good, r->str, len);
 	good[len] = 'x'; /* for the value one byte too long */
-	freeReplyObject(r);
+	reply_free(r);
 
 	/* The right layout, a pass, signed with another secret. */
 	unsigned char forged[5 + 6 + 32] = {1, CACHE_PASS, 0, 6, 0, 'c', 'l', 'a', 'm', 'a', 'v'};
@@ -479,8 +660,8 @@ static void test_forged_values_ignored(void **state)
 	        {good + 1, len - 1},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		r = redis_cmd(&f->srv, "SET %s %b", name, bad[i].p, bad[i].n);
-		freeReplyObject(r);
+		r = redis_cmd(&f->srv, "SET", name, bad[i].p, bad[i].n);
+		reply_free(r);
 		get_wait(f, k, &a, 1000);
 		assert_false(a.found);
 		assert_int_equal(stats(f).bad_mac, i + 1);
@@ -491,8 +672,8 @@ static void test_forged_values_ignored(void **state)
 	assert_true(st.up);
 
 	/* The genuine value put back verifies again. */
-	r = redis_cmd(&f->srv, "SET %s %b", name, good, len);
-	freeReplyObject(r);
+	r = redis_cmd(&f->srv, "SET", name, good, len);
+	reply_free(r);
 	get_wait(f, k, &a, 1000);
 	assert_true(a.found);
 	assert_same_verdict(&a.v, &v);
@@ -513,10 +694,10 @@ static void test_swapped_key_ignored(void **state)
 	cache_verdict_set(&pass, CACHE_PASS, false, "clamav", "");
 	rcache_put(f->rc, ka, &pass);
 	assert_true(run_until(f, idle, NULL, 1000));
-	redisReply *r = redis_cmd(&f->srv, "GET %s", na);
-	assert_int_equal(r->type, REDIS_REPLY_STRING);
-	freeReplyObject(redis_cmd(&f->srv, "SET %s %b", nb, r->str, r->len));
-	freeReplyObject(r);
+	struct reply *r = redis_cmd(&f->srv, "GET", na, NULL, 0);
+	assert_int_equal(r->type, RESP_BULK);
+	reply_free(redis_cmd(&f->srv, "SET", nb, r->str, r->len));
+	reply_free(r);
 
 	get_wait(f, kb, &a, 1000);
 	assert_false(a.found);
@@ -538,7 +719,7 @@ static void test_error_reply(void **state)
 	key_of(8, k);
 	key_of(9, k2);
 	key_name(k, name);
-	freeReplyObject(redis_cmd(&f->srv, "RPUSH %s x", name));
+	reply_free(redis_cmd(&f->srv, "RPUSH", name, "x", 1));
 	get_wait(f, k, &a, 1000);
 	assert_false(a.found);
 	struct rcache_stats st = stats(f);
@@ -590,6 +771,14 @@ static void test_auth(void **state)
 	get_wait(f, k, &a, 1000);
 	assert_true(a.found);
 	assert_same_verdict(&a.v, &v);
+
+	/* AUTH user password: requirepass is the password of "default". */
+	struct rcache_config cfg = config_of(f);
+	cfg.user = "default";
+	reopen(f, &cfg);
+	assert_true(wait_up(f, true, 2000));
+	get_wait(f, k, &a, 1000);
+	assert_true(a.found);
 }
 
 /* A wrong password, or none, leaves the tier down: gets are misses at once. */
@@ -600,8 +789,10 @@ static void test_auth_wrong(void **state)
 	unsigned char k[32];
 	struct answer a;
 	key_of(13, k);
-	const char *passwords[] = {"wrong", NULL};
-	for (int i = 0; i < 2; i++) {
+	const char *users[] = {NULL, NULL, "nobody"};
+	const char *passwords[] = {"wrong", NULL, PASSWORD};
+	for (int i = 0; i < 3; i++) {
+		cfg.user = users[i];
 		cfg.password = passwords[i];
 		reopen(f, &cfg);
 		run_for(f, 300);
@@ -828,6 +1019,232 @@ static void test_connect_timeout(void **state)
 	assert_true(wait_up(f, true, 200 + 400 + 200 + SLACK_MS));
 }
 
+/* Gets key and checks that it is a miss that cost a connection: the reply
+ * was refused, the connection dropped (and later made again). Returns the
+ * most heap the process held while the reply was coming, over what it held
+ * before the get. */
+static size_t get_dropped(struct fixture *f, const unsigned char *key)
+{
+	struct answer a = {0};
+	struct rcache_stats st0 = stats(f);
+	size_t before = heap_now(), most = before;
+	assert_non_null(rcache_get(f->rc, key, on_answer, &a));
+	for (uint64_t end = now_ms() + 3000; a.calls == 0 && now_ms() < end;) {
+		event_base_loop(f->base, EVLOOP_ONCE);
+		size_t h = heap_now();
+		most = h > most ? h : most;
+	}
+	assert_int_equal(a.calls, 1);
+	assert_false(a.found);
+	struct rcache_stats st = stats(f);
+	assert_false(st.up);
+	assert_int_equal(st.errors, st0.errors + 1);
+	assert_int_equal(st.bad_mac, st0.bad_mac);
+	assert_int_equal(st.inflight, 0);
+	return most - before;
+}
+
+/* A 10 MB value where a verdict should be: refused at its length line, so
+ * that the heap does not grow by anything like its size; the get is a miss
+ * at once (not a timeout), the error counted, and the connection, dropped,
+ * comes back. Over TLS as over TCP. */
+static void test_huge_value(void **state)
+{
+	struct fixture *f = *state;
+	struct rcache_config cfg = config_of(f);
+	unsigned char k[32];
+	char name[128];
+	struct cache_verdict v;
+	struct answer a;
+	cfg.retry_min_ms = 100;
+	cfg.timeout_ms = 2000; /* the miss must come from the drop, however slow the machine */
+	reopen(f, &cfg);
+	assert_true(wait_up(f, true, 2000));
+	key_of(21, k);
+	key_name(k, name);
+	for (int i = 0; i < 3; i++) {
+		plant_huge(&f->srv, name, HUGE_VALUE);
+		size_t grew = get_dropped(f, k);
+		print_message("heap grew by at most %zu bytes while the reply came\n", grew);
+		assert_true(grew < HUGE_VALUE / 10);
+		assert_int_equal(stats(f).timeouts, 0);
+		assert_true(wait_up(f, true, 100 + 1000));
+	}
+	cache_verdict_set(&v, CACHE_PASS, false, "clamav", "");
+	rcache_put(f->rc, k, &v);
+	get_wait(f, k, &a, 3000);
+	assert_true(a.found);
+	assert_int_equal(stats(f).hits, 1);
+}
+
+/* Over TLS, with the test CA: puts and gets as over TCP; the bytes in Redis
+ * are the same. */
+static void test_tls_put_get(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char k1[32], k2[32];
+	char name[128];
+	struct cache_verdict pass, block;
+	struct answer a;
+	key_of(30, k1);
+	key_of(31, k2);
+	cache_verdict_set(&pass, CACHE_PASS, false, "clamav", "");
+	cache_verdict_set(&block, CACHE_BLOCK, true, "clamav", "Eicar-Test-Signature");
+	rcache_put(f->rc, k1, &pass);
+	rcache_put(f->rc, k2, &block);
+	get_wait(f, k1, &a, 1000);
+	assert_true(a.found);
+	assert_same_verdict(&a.v, &pass);
+	get_wait(f, k2, &a, 1000);
+	assert_true(a.found);
+	assert_same_verdict(&a.v, &block);
+	key_name(k2, name);
+	struct reply *r = redis_cmd(&f->srv, "GET", name, NULL, 0);
+	assert_int_equal(r->type, RESP_BULK);
+	assert_int_equal(r->len, 5 + 6 + 20 + 32);
+	assert_memory_equal(r->str + 5, "clamavEicar-Test-Signature", 26);
+	reply_free(r);
+	struct rcache_stats st = stats(f);
+	assert_int_equal(st.hits, 2);
+	assert_int_equal(st.errors + st.bad_mac + st.timeouts + st.busy, 0);
+}
+
+/* The tier stays down (gets are misses at once) with cfg; the failure is
+ * counted. */
+static void assert_stays_down(struct fixture *f, const struct rcache_config *cfg)
+{
+	unsigned char k[32];
+	struct answer a;
+	key_of(32, k);
+	reopen(f, cfg);
+	run_for(f, 300);
+	struct rcache_stats st = stats(f);
+	assert_false(st.up);
+	assert_true(st.errors >= 1);
+	assert_true(get_wait(f, k, &a, 1000) <= 20);
+	assert_false(a.found);
+	assert_int_equal(stats(f).timeouts, 0);
+}
+
+/* A server certificate from a CA not trusted: no connection. Trusting that
+ * CA instead lets it in: what failed was the chain. */
+static void test_tls_untrusted(void **state)
+{
+	struct fixture *f = *state;
+	struct rcache_config cfg = config_of(f);
+	char evil_ca[96];
+	assert_stays_down(f, &cfg);
+	snprintf(evil_ca, sizeof(evil_ca), "%s/evilca.crt", certs);
+	cfg.tls_ca = evil_ca;
+	reopen(f, &cfg);
+	assert_true(wait_up(f, true, 2000));
+}
+
+/* The certificate must name the server: 127.0.0.1 by default (an IP
+ * address, checked as one), or tls_server_name (a DNS name, also sent as
+ * SNI). The system's CAs do not know the test CA. */
+static void test_tls_server_name(void **state)
+{
+	struct fixture *f = *state;
+	struct rcache_config cfg = config_of(f);
+	cfg.tls_server_name = "redis.test";
+	reopen(f, &cfg);
+	assert_true(wait_up(f, true, 2000));
+	cfg.tls_server_name = "127.0.0.1";
+	reopen(f, &cfg);
+	assert_true(wait_up(f, true, 2000));
+	cfg.tls_server_name = "other.test";
+	assert_stays_down(f, &cfg);
+	cfg.tls_server_name = "sub.redis.test";
+	assert_stays_down(f, &cfg);
+	cfg.tls_server_name = "127.0.0.2";
+	assert_stays_down(f, &cfg);
+	cfg.tls_server_name = NULL;
+	cfg.tls_ca = NULL;
+	assert_stays_down(f, &cfg);
+}
+
+/* A Redis with tls-auth-clients: no way in without a client certificate,
+ * in with ours. */
+static void test_tls_client_cert(void **state)
+{
+	struct fixture *f = *state;
+	struct rcache_config cfg = config_of(f);
+	unsigned char k[32];
+	struct cache_verdict v;
+	struct answer a;
+	assert_stays_down(f, &cfg);
+	cfg.tls_cert = f->cert;
+	cfg.tls_key = f->key;
+	reopen(f, &cfg);
+	assert_true(wait_up(f, true, 2000));
+	key_of(33, k);
+	cache_verdict_set(&v, CACHE_BLOCK, true, "clamav", "Eicar");
+	rcache_put(f->rc, k, &v);
+	get_wait(f, k, &a, 1000);
+	assert_true(a.found);
+	assert_same_verdict(&a.v, &v);
+}
+
+/* TLS to a port that speaks plain RESP, and plain TCP to a TLS port: both
+ * fail (within connect_timeout_ms), neither hangs or crashes. */
+static void test_tls_mismatch(void **state)
+{
+	struct fixture *f = *state;
+	struct rcache_config cfg = config_of(f);
+	cfg.connect_timeout_ms = 200;
+	cfg.port = f->srv.port;
+	assert_stays_down(f, &cfg);
+	cfg.port = f->srv.tls_port;
+	cfg.tls = false;
+	assert_stays_down(f, &cfg);
+}
+
+/* TLS files that cannot be used: rcache_new says so and returns NULL. */
+static void test_tls_bad_files(void **state)
+{
+	struct event_base *base = event_base_new();
+	char ca[96], cert[96], key[96], other_key[96];
+	struct rcache_config cfg = {
+	        .host = "127.0.0.1",
+	        .secret = secret,
+	        .secret_len = sizeof(secret) - 1,
+	        .tls = true,
+	};
+	(void)state;
+	snprintf(ca, sizeof(ca), "%s/ca.crt", certs);
+	snprintf(cert, sizeof(cert), "%s/client.crt", certs);
+	snprintf(key, sizeof(key), "%s/client.key", certs);
+	snprintf(other_key, sizeof(other_key), "%s/server.key", certs);
+
+	cfg.tls_ca = "/nonexistent/ca.crt";
+	assert_null(rcache_new(base, &cfg));
+	cfg.tls_ca = key; /* not a certificate */
+	assert_null(rcache_new(base, &cfg));
+	cfg.tls_ca = ca;
+	cfg.tls_cert = cert; /* without its key */
+	assert_null(rcache_new(base, &cfg));
+	cfg.tls_key = other_key; /* not its key */
+	assert_null(rcache_new(base, &cfg));
+	cfg.tls_cert = NULL;
+	cfg.tls_key = key;
+	assert_null(rcache_new(base, &cfg));
+	cfg.tls_cert = cert;
+	char long_name[300];
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = 0;
+	const char *bad_names[] = {"", long_name};
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		cfg.tls_server_name = bad_names[i];
+		assert_null(rcache_new(base, &cfg));
+	}
+	cfg.tls_server_name = NULL;
+	struct rcache *rc = rcache_new(base, &cfg);
+	assert_non_null(rc); /* no Redis there: it just keeps trying */
+	rcache_free(rc);
+	event_base_free(base);
+}
+
 static void test_config_refused(void **state)
 {
 	struct event_base *base = event_base_new();
@@ -843,7 +1260,47 @@ static void test_config_refused(void **state)
 	event_base_free(base);
 }
 
-/* Finds redis-server, or fails the whole run with how to install it. */
+/* Makes the test certificates in certs (see the top of the file). */
+static int make_certs(void)
+{
+	char cmd[2048];
+	snprintf(certs, sizeof(certs), "/tmp/test_rcache_certs.XXXXXX");
+	if (mkdtemp(certs) == NULL)
+		return -1;
+	snprintf(cmd, sizeof(cmd),
+	         "cd %s && exec >openssl.log 2>&1 && set -e\n"
+	         "printf 'subjectAltName=IP:127.0.0.1,DNS:redis.test\\n' >server.ext\n"
+	         "printf 'extendedKeyUsage=clientAuth\\n' >client.ext\n"
+	         "key='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes'\n"
+	         "for ca in ca evilca; do\n"
+	         "  openssl req -x509 $key -days 2 -subj /CN=$ca -keyout $ca.key -out $ca.crt\n"
+	         "done\n"
+	         "mk() {\n"
+	         "  openssl req -new $key -subj /CN=$1 -keyout $1.key -out $1.csr\n"
+	         "  openssl x509 -req -in $1.csr -CA $2.crt -CAkey $2.key -CAcreateserial \\\n"
+	         "    -days 2 -extfile $3 -out $1.crt\n"
+	         "}\n"
+	         "mk server ca server.ext\n"
+	         "mk client ca client.ext\n"
+	         "mk evil evilca server.ext\n",
+	         certs);
+	if (system(cmd) != 0) {
+		print_error("cannot make test certificates: see %s/openssl.log\n", certs);
+		return -1;
+	}
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char cmd[128];
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certs);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Finds redis-server, or fails the whole run with how to install it;
+ * makes the test certificates. */
 static int group_setup(void **state)
 {
 	static const char *const where[] = {"/usr/bin/redis-server", "/usr/sbin/redis-server",
@@ -857,7 +1314,7 @@ static int group_setup(void **state)
 		return -1;
 	}
 	signal(SIGPIPE, SIG_IGN); /* as icapd does: writes to a dead Redis */
-	return 0;
+	return make_certs();
 }
 
 int main(void)
@@ -881,6 +1338,17 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_connect_timeout, setup, teardown),
 	        cmocka_unit_test(test_config_refused),
+	        cmocka_unit_test_setup_teardown(test_huge_value, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_huge_value, setup_tls, teardown),
+	        cmocka_unit_test_setup_teardown(test_tls_put_get, setup_tls, teardown),
+	        cmocka_unit_test_setup_teardown(test_auth, setup_tls_auth, teardown),
+	        cmocka_unit_test_setup_teardown(test_auth_wrong, setup_tls_auth, teardown),
+	        cmocka_unit_test_setup_teardown(test_tls_untrusted, setup_tls_untrusted, teardown),
+	        cmocka_unit_test_setup_teardown(test_tls_server_name, setup_tls, teardown),
+	        cmocka_unit_test_setup_teardown(test_tls_client_cert, setup_tls_client_cert,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_tls_mismatch, setup_tls, teardown),
+	        cmocka_unit_test(test_tls_bad_files),
 	};
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
