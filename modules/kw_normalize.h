@@ -24,8 +24,15 @@
 
 struct kw_norm;
 
+/* The output goes to out, in blocks of up to 16 KiB. The output is the
+ * same however the input is split into writes: what may still combine with
+ * the next write (a character and its marks, an incomplete UTF-8
+ * sequence) is held back, at most 64 code points. The first call in a
+ * process builds lookup tables from utf8proc (a few milliseconds). */
 struct kw_norm *kw_norm_new(struct kw_sink out);
+/* Returns 0, or -1 once out has stopped the pipeline (and from then on). */
 int kw_norm_write(struct kw_norm *n, const char *p, size_t len);
+/* Writes out what was held back (an incomplete sequence as U+FFFD). */
 int kw_norm_finish(struct kw_norm *n);
 void kw_norm_free(struct kw_norm *n);
 struct kw_sink kw_norm_sink(struct kw_norm *n);
