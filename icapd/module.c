@@ -11,9 +11,15 @@
 extern const struct module clamav_module;
 #endif
 extern const struct module urlfilter_module;
+#ifdef WITH_KEYWORD
+extern const struct module keyword_module;
+#endif
 
 static const struct module *const modules[] = {
         &urlfilter_module,
+#ifdef WITH_KEYWORD
+        &keyword_module,
+#endif
 #ifdef WITH_CLAMAV
         &clamav_module,
 #endif

@@ -30,6 +30,7 @@ enum kw_coding {
  */
 int kw_coding_parse(const char *value, size_t len, enum kw_coding out[KW_CODINGS_MAX]);
 
+/* Held by every stage's output, not only the last's; 0 means no limit. */
 struct kw_decode_limits {
 	uint64_t max_output; /* decoded bytes at most */
 	unsigned max_ratio;  /* decoded / encoded at most, checked past 1 MiB of output */
@@ -37,11 +38,13 @@ struct kw_decode_limits {
 
 struct kw_decode;
 
-/* A decoder for codings (as parsed) writing to out. */
+/* A decoder for codings (as parsed, n from 0 to KW_CODINGS_MAX) writing to
+ * out; with n == 0 the bytes pass through, unlimited. */
 struct kw_decode *kw_decode_new(const enum kw_coding *codings, int n,
                                 const struct kw_decode_limits *lim, struct kw_sink out);
 
-/* Feeds encoded bytes; 0, or -1 (see kw_decode_error; also when out stopped). */
+/* Feeds encoded bytes; 0, or -1 (see kw_decode_error; also when out stopped).
+ * Past a limit, the bytes up to max_output have been written to out. */
 int kw_decode_write(struct kw_decode *d, const char *p, size_t n);
 
 /* The end of the input: -1 if the stream was cut short or is corrupt. */
