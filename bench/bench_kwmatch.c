@@ -14,8 +14,12 @@
  *   match       kw_scan alone on each text once normalized (phrases only)
  *   regex       the same with one regex added to the category
  *   pipeline    normalize then match, as the module chains them
+ *   module      the whole keyword module as the server runs it (scan_run_now
+ *               on a body): the Japanese text as HTML, gzip-encoded, in UTF-8
+ *               and in Shift_JIS: decode, charset, HTML, normalize, match
  *
- * MB/s are of the input to each stage (1 MB = 10^6 bytes).
+ * MB/s are of the input to each stage (1 MB = 10^6 bytes); for the module,
+ * of the decoded HTML.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -26,8 +30,14 @@
 
 #ifdef WITH_KEYWORD
 
+#include <iconv.h>
+#include <zlib.h>
+
+#include "body.h"
+#include "generation.h"
 #include "kw_normalize.h"
 #include "kw_rules.h"
+#include "scan.h"
 
 #define NPHRASES 1000
 #define WRITE    65536
@@ -238,9 +248,10 @@ static double bench_pipeline(const struct kw_rules *r, const char *t, size_t len
 /* Writes the rules (phrases, and the regex if any) to a temporary file and
  * loads them. */
 static struct kw_rules *make_rules(const struct vocab *ja, const struct vocab *en,
-                                   const char *regex)
+                                   const char *regex, char *keep_path)
 {
-	char path[] = "/tmp/bench_kwmatch.XXXXXX";
+	char tmp[] = "/tmp/bench_kwmatch.XXXXXX";
+	char *path = keep_path ? keep_path : tmp;
 	int fd = mkstemp(path);
 	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (f == NULL) {
@@ -269,10 +280,122 @@ static struct kw_rules *make_rules(const struct vocab *ja, const struct vocab *e
 	fclose(f);
 	rng = saved;
 	struct kw_rules *r = kw_rules_load(path, stderr, NULL);
-	unlink(path);
+	if (keep_path == NULL)
+		unlink(path);
 	if (r == NULL)
 		exit(1);
 	return r;
+}
+
+/* The text as an HTML page: a paragraph per line. */
+static char *as_html(const char *t, size_t len, size_t *out_len)
+{
+	static const char head[] =
+	        "<!DOCTYPE html><html><head><title>bench</title></head><body><p>";
+	static const char tail[] = "</p></body></html>\n";
+	char *h = malloc(len * 2 + sizeof(head) + sizeof(tail));
+	size_t n = 0;
+	if (h == NULL)
+		abort();
+	memcpy(h, head, sizeof(head) - 1);
+	n = sizeof(head) - 1;
+	for (size_t i = 0; i < len; i++) {
+		if (t[i] == '\n') {
+			memcpy(h + n, "</p>\n<p>", 8);
+			n += 8;
+		} else
+			h[n++] = t[i];
+	}
+	memcpy(h + n, tail, sizeof(tail) - 1);
+	*out_len = n + sizeof(tail) - 1;
+	return h;
+}
+
+static char *to_cp932(const char *t, size_t len, size_t *out_len)
+{
+	iconv_t cd = iconv_open("CP932//TRANSLIT", "UTF-8");
+	size_t cap = len + 16, left = cap;
+	char *out = malloc(cap), *o = out, *in = (char *)t;
+	size_t inleft = len;
+	if (cd == (iconv_t)-1 || out == NULL || iconv(cd, &in, &inleft, &o, &left) == (size_t)-1) {
+		perror("bench_kwmatch: iconv to CP932");
+		exit(1);
+	}
+	iconv_close(cd);
+	*out_len = cap - left;
+	return out;
+}
+
+static unsigned char *gzip_of(const char *t, size_t len, size_t *out_len)
+{
+	z_stream z = {0};
+	uLong cap = compressBound(len) + 64;
+	unsigned char *out = malloc(cap);
+	if (out == NULL || deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		abort();
+	z.next_in = (unsigned char *)t;
+	z.avail_in = (uInt)len;
+	z.next_out = out;
+	z.avail_out = (uInt)cap;
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+		abort();
+	*out_len = z.total_out;
+	deflateEnd(&z);
+	return out;
+}
+
+/* MB/s (of decoded HTML, html_len bytes) of the keyword module judging the
+ * gzip-encoded body gz as the server does, best of RUNS. */
+static double bench_module(const char *rules_path, const unsigned char *gz, size_t gz_len,
+                           size_t html_len, const char *charset)
+{
+	char conf[] = "/tmp/bench_kwmatch.conf.XXXXXX";
+	int fd = mkstemp(conf);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (f == NULL)
+		abort();
+	fprintf(f,
+	        "listen 127.0.0.1:1;\nmodule keyword { rules %s; max_decoded_size 2g; "
+	        "max_ratio 100000; }\nservice /respmod { methods RESPMOD; chain keyword; }\n",
+	        rules_path);
+	fclose(f);
+	struct generation *g = generation_build(conf, NULL, NULL, 1, stderr);
+	unlink(conf);
+	if (g == NULL)
+		exit(1);
+	const struct conf_service *svc = conf_service_find(g->conf, "/respmod", 8);
+	char heads[512];
+	int req = snprintf(heads, sizeof(heads),
+	                   "GET http://bench.test/ HTTP/1.1\r\nHost: bench.test\r\n\r\n");
+	int all = req + snprintf(heads + req, sizeof(heads) - (size_t)req,
+	                         "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=%s\r\n"
+	                         "Content-Encoding: gzip\r\n\r\n",
+	                         charset);
+	struct encap enc = {.req_hdr_len = (size_t)req,
+	                    .res_hdr_off = (size_t)req,
+	                    .res_hdr_len = (size_t)(all - req),
+	                    .body = ENCAP_RES_BODY,
+	                    .body_off = (size_t)all};
+	struct scan *s = scan_new(g, svc, ICAP_METHOD_RESPMOD, &enc, heads, NULL, NULL);
+	struct body_limits lim = {
+	        .memory = 1ULL << 31, .max_size = 1ULL << 31, .spool_dir = "/tmp"};
+	s->body = body_new(&lim);
+	body_append_mem(s->body, gz, gz_len);
+	body_finish(s->body);
+	double best = 1e9;
+	for (int k = 0; k < RUNS; k++) {
+		double t0 = now();
+		scan_run_now(s);
+		double dt = now() - t0;
+		if (s->verdict.kind != VERDICT_PASS)
+			fprintf(stderr, "bench_kwmatch: module verdict %d: %s\n", s->verdict.kind,
+			        s->verdict.reason);
+		if (dt < best)
+			best = dt;
+	}
+	scan_free(s);
+	generation_unref(g);
+	return (double)html_len / best / 1e6;
 }
 
 int main(int argc, char **argv)
@@ -295,9 +418,10 @@ int main(int argc, char **argv)
 	char *nj = kw_normalize_string(jt, jlen, &njlen);
 	char *ne = kw_normalize_string(et, elen, &nelen);
 	double tl = now();
-	struct kw_rules *r = make_rules(&ja, &en, NULL);
+	char rules_path[] = "/tmp/bench_kwmatch.rules.XXXXXX";
+	struct kw_rules *r = make_rules(&ja, &en, NULL, rules_path);
 	double tc = now() - tl;
-	struct kw_rules *rx = make_rules(&ja, &en, "project\\\\s+bluebird");
+	struct kw_rules *rx = make_rules(&ja, &en, "project\\\\s+bluebird", NULL);
 	printf("bench_kwmatch: %d phrases (compiled in %.0f ms), texts of %zu MB: Japanese "
 	       "%.1f MB (%.1f MB normalized), English %.1f MB\n",
 	       NPHRASES, tc * 1e3, mb, (double)jlen / 1e6, (double)njlen / 1e6, (double)elen / 1e6);
@@ -312,6 +436,20 @@ int main(int argc, char **argv)
 	printf("  + 1 regex   Japanese %7.0f MB/s   English %7.0f MB/s\n", rj, re);
 	printf("  pipeline    Japanese %7.0f MB/s   English %7.0f MB/s   (normalize + match)\n",
 	       bench_pipeline(r, jt, jlen), bench_pipeline(r, et, elen));
+	size_t hlen, slen, gzu_len, gzs_len;
+	char *html = as_html(jt, jlen, &hlen);
+	char *sjis = to_cp932(html, hlen, &slen);
+	unsigned char *gzu = gzip_of(html, hlen, &gzu_len), *gzs = gzip_of(sjis, slen, &gzs_len);
+	printf("  module      Japanese HTML, gzip: UTF-8 %7.0f MB/s   Shift_JIS %7.0f MB/s   "
+	       "(decoded MB/s; %.1f and %.1f MB)\n",
+	       bench_module(rules_path, gzu, gzu_len, hlen, "utf-8"),
+	       bench_module(rules_path, gzs, gzs_len, slen, "shift_jis"), (double)hlen / 1e6,
+	       (double)slen / 1e6);
+	unlink(rules_path);
+	free(html);
+	free(sjis);
+	free(gzu);
+	free(gzs);
 	printf("  total time %.1f s\n", now() - t0);
 	kw_rules_free(r);
 	kw_rules_free(rx);
