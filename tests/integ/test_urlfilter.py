@@ -299,3 +299,21 @@ def test_edited_list_takes_effect_after_sighup_without_failures(squid_uf, uf, or
     first_block = codes.index(403)
     assert all(c == 403 for c in codes[first_block:]), codes
     assert first_block > 0
+
+
+def test_check_config_warns_when_the_policy_needs_client_headers(tmp_path, icapd_bin):
+    lists = make_lists(str(tmp_path))
+    policy = tmp_path / "p.policy"
+    policy.write_text(POLICY)
+    conf = tmp_path / "icapd.conf"
+    conf.write_text("listen 127.0.0.1:1;\nmodule urlfilter { lists %s; policy %s; }\n"
+                    "service /reqmod { methods REQMOD; chain urlfilter; }\n" % (lists, policy))
+    p = subprocess.run([icapd_bin, "-t", "-c", str(conf)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    out = p.stdout.decode()
+    assert p.returncode == 0, out
+    assert "icap_send_client_ip on" in out and "icap_send_client_username on" in out, out
+    policy.write_text("policy everyone { block malware; default allow; }\n")
+    p = subprocess.run([icapd_bin, "-t", "-c", str(conf)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    assert p.returncode == 0 and "icap_send_client" not in p.stdout.decode()
