@@ -266,3 +266,24 @@ def test_squid_refuses_a_confidential_form_post(squid_kw, origin, tmp_path):
     code, _, err = curl(squid_kw.port, origin.url("/upload"), out,
                         ["--data-urlencode", "memo=" + BEFORE + AFTER])
     assert code == 200, err
+
+
+def test_check_config_reports_rule_errors_and_unknown_categories(tmp_path, icapd_bin):
+    import subprocess
+    rules = tmp_path / "k.rules"
+    rules.write_text("category c {\n  threshold 1;\n  phrase \"\" 1;\n  weight x;\n}\n")
+    conf = tmp_path / "icapd.conf"
+    conf.write_text("listen 127.0.0.1:1;\nmodule keyword { rules %s; }\n"
+                    "service /reqmod { methods REQMOD; chain keyword; }\n" % rules)
+    p = subprocess.run([icapd_bin, "-t", "-c", str(conf)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    out = p.stdout.decode()
+    assert p.returncode != 0 and "k.rules:3" in out and "k.rules:4" in out, out
+    rules.write_text("category c { threshold 1; phrase x 1; }\n")
+    conf.write_text("listen 127.0.0.1:1;\nmodule keyword { rules %s; }\n"
+                    "service /reqmod { methods REQMOD; chain keyword;\n"
+                    "  keyword_categories c nosuch; }\n" % rules)
+    p = subprocess.run([icapd_bin, "-t", "-c", str(conf)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    out = p.stdout.decode()
+    assert p.returncode != 0 and "nosuch" in out and "icapd.conf:3" in out, out
