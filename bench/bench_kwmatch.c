@@ -1,7 +1,8 @@
 /*
  * bench_kwmatch: speed of the keyword module's normalization and matching,
- * on one core ("make bench-kwmatch"; BENCH_ARGS="MB" sets the size of each
- * text, 32 by default).
+ * on one core ("make bench-kwmatch"; BENCH_ARGS="MB [row]" sets the size of
+ * each text, 32 by default, and picks the rows whose name holds row, e.g.
+ * module, for profiling one).
  *
  * 1,000 phrases are generated, half Japanese (compounds of 2 to 4 kanji,
  * katakana words of 3 to 6), half English words (5 to 10 letters); a
@@ -41,7 +42,9 @@
 
 #define NPHRASES 1000
 #define WRITE    65536
-#define RUNS     5
+#ifndef RUNS
+#define RUNS 5 /* best of */
+#endif
 
 static uint64_t rng = 88172645463325252ULL;
 
@@ -398,11 +401,37 @@ static double bench_module(const char *rules_path, const unsigned char *gz, size
 	return (double)html_len / best / 1e6;
 }
 
+/* The module rows: the Japanese text as HTML, gzip-encoded, in UTF-8 and
+ * in Shift_JIS ("module-utf8" or "module-sjis" picks one). */
+static void bench_modules(const char *rules_path, const char *jt, size_t jlen, const char *row)
+{
+	size_t hlen, slen, gz_len;
+	char *html = as_html(jt, jlen, &hlen);
+	char *sjis = to_cp932(html, hlen, &slen);
+	double u = 0, j = 0;
+	if (strstr("module-utf8", row)) {
+		unsigned char *gz = gzip_of(html, hlen, &gz_len);
+		u = bench_module(rules_path, gz, gz_len, hlen, "utf-8");
+		free(gz);
+	}
+	if (strstr("module-sjis", row)) {
+		unsigned char *gz = gzip_of(sjis, slen, &gz_len);
+		j = bench_module(rules_path, gz, gz_len, slen, "shift_jis");
+		free(gz);
+	}
+	printf("  module      Japanese HTML, gzip: UTF-8 %7.0f MB/s   Shift_JIS %7.0f MB/s   "
+	       "(decoded MB/s; %.1f and %.1f MB)\n",
+	       u, j, (double)hlen / 1e6, (double)slen / 1e6);
+	free(html);
+	free(sjis);
+}
+
 int main(int argc, char **argv)
 {
 	size_t mb = argc > 1 ? strtoul(argv[1], NULL, 10) : 32;
+	const char *row = argc > 2 ? argv[2] : "";
 	if (mb == 0 || mb > 1024) {
-		fprintf(stderr, "usage: bench_kwmatch [MB per text, 1..1024]\n");
+		fprintf(stderr, "usage: bench_kwmatch [MB per text, 1..1024] [row]\n");
 		return 2;
 	}
 	double t0 = now();
@@ -427,29 +456,26 @@ int main(int argc, char **argv)
 	       NPHRASES, tc * 1e3, mb, (double)jlen / 1e6, (double)njlen / 1e6, (double)elen / 1e6);
 
 	long sj, se, sjr, ser;
-	printf("  normalize   Japanese %7.0f MB/s   English %7.0f MB/s\n",
-	       bench_normalize(jt, jlen), bench_normalize(et, elen));
-	double mj = bench_match(r, nj, njlen, &sj), me = bench_match(r, ne, nelen, &se);
-	printf("  match       Japanese %7.0f MB/s   English %7.0f MB/s   (%ld and %ld matches)\n",
-	       mj, me, sj, se);
-	double rj = bench_match(rx, nj, njlen, &sjr), re = bench_match(rx, ne, nelen, &ser);
-	printf("  + 1 regex   Japanese %7.0f MB/s   English %7.0f MB/s\n", rj, re);
-	printf("  pipeline    Japanese %7.0f MB/s   English %7.0f MB/s   (normalize + match)\n",
-	       bench_pipeline(r, jt, jlen), bench_pipeline(r, et, elen));
-	size_t hlen, slen, gzu_len, gzs_len;
-	char *html = as_html(jt, jlen, &hlen);
-	char *sjis = to_cp932(html, hlen, &slen);
-	unsigned char *gzu = gzip_of(html, hlen, &gzu_len), *gzs = gzip_of(sjis, slen, &gzs_len);
-	printf("  module      Japanese HTML, gzip: UTF-8 %7.0f MB/s   Shift_JIS %7.0f MB/s   "
-	       "(decoded MB/s; %.1f and %.1f MB)\n",
-	       bench_module(rules_path, gzu, gzu_len, hlen, "utf-8"),
-	       bench_module(rules_path, gzs, gzs_len, slen, "shift_jis"), (double)hlen / 1e6,
-	       (double)slen / 1e6);
+	if (strstr("normalize", row))
+		printf("  normalize   Japanese %7.0f MB/s   English %7.0f MB/s\n",
+		       bench_normalize(jt, jlen), bench_normalize(et, elen));
+	if (strstr("match", row)) {
+		double mj = bench_match(r, nj, njlen, &sj), me = bench_match(r, ne, nelen, &se);
+		printf("  match       Japanese %7.0f MB/s   English %7.0f MB/s   (%ld and %ld "
+		       "matches)\n",
+		       mj, me, sj, se);
+	}
+	if (strstr("regex", row)) {
+		double rj = bench_match(rx, nj, njlen, &sjr), re = bench_match(rx, ne, nelen, &ser);
+		printf("  + 1 regex   Japanese %7.0f MB/s   English %7.0f MB/s\n", rj, re);
+	}
+	if (strstr("pipeline", row))
+		printf("  pipeline    Japanese %7.0f MB/s   English %7.0f MB/s   (normalize + "
+		       "match)\n",
+		       bench_pipeline(r, jt, jlen), bench_pipeline(r, et, elen));
+	if (strstr("module-utf8 module-sjis", row))
+		bench_modules(rules_path, jt, jlen, row);
 	unlink(rules_path);
-	free(html);
-	free(sjis);
-	free(gzu);
-	free(gzs);
 	printf("  total time %.1f s\n", now() - t0);
 	kw_rules_free(r);
 	kw_rules_free(rx);

@@ -58,6 +58,8 @@ enum {
 	F_MULTI = 4,    /* alone, it does not give one BMP code point: slow path */
 	F_SPACE = 8,    /* white space or control (as an output code point) */
 	F_SECOND = 16,  /* a starter that composes with the one before (init only) */
+	F_RUN = 32,     /* a boundary, not ignorable, whose result is one code point
+	                 * of 3 UTF-8 bytes, not a space (kanji, kana): fast path */
 };
 
 /* Built once by table_init, read-only afterwards. */
@@ -193,6 +195,9 @@ static void table_init(void)
 				f |= F_MULTI;
 		} else
 			f |= F_MULTI;
+		if ((f & (F_BOUNDARY | F_IGNORE | F_MULTI | F_SPACE)) == F_BOUNDARY && c >= 0x800 &&
+		    norm_single[c] >= 0x800 && !is_space_cat(norm_single[c]))
+			f |= F_RUN;
 		norm_flags[c] = (uint8_t)(f | (norm_flags[c] & F_SECOND));
 	}
 }
@@ -354,19 +359,56 @@ static void ascii_run(struct kw_norm *n, const uint8_t *s, size_t len)
 			flush_out(n);
 		size_t room = OUT_CAP - n->nout, k = len < room ? len : room;
 		char *o = n->outbuf + n->nout;
-		size_t w = 0;
-		bool sp = n->last_space;
+		size_t w = 0, sp = n->last_space;
+		/* Plain integers: with a bool, the compiler's flag-setting code made
+		 * a chain from one byte to the next (a third slower). */
 		for (size_t i = 0; i < k; i++) {
 			char d = (char)norm_single[s[i]];
+			size_t is_sp = d == ' ';
 			o[w] = d;
-			w += !(d == ' ' && sp);
-			sp = d == ' ';
+			w += 1 - (is_sp & sp);
+			sp = is_sp;
 		}
-		n->last_space = sp;
+		n->last_space = sp != 0;
 		n->nout += w;
 		s += k;
 		len -= k;
 	}
+}
+
+/*
+ * A run of 3-byte code points flagged F_RUN after a held-back one of them:
+ * each is a segment of its own, so the one held back is written as it is
+ * looked up and the next one held back instead, which is what flush_seg
+ * and push_cp would do, without their tests. Returns where it stopped.
+ */
+static inline __attribute__((always_inline)) const uint8_t *
+run3(struct kw_norm *n, const uint8_t *s, const uint8_t *end)
+{
+	int32_t held = n->seg[0];
+	char *o = n->outbuf + n->nout;
+	size_t room = (OUT_CAP - n->nout) / 3;
+	while (room > 0 && end - s >= 3 && (s[0] & 0xF0) == 0xE0 && (s[1] & 0xC0) == 0x80 &&
+	       (s[2] & 0xC0) == 0x80) {
+		int32_t c = ((s[0] & 0x0F) << 12) | ((s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+		if (c < 0x800 || !(norm_flags[c] & F_RUN))
+			break; /* (surrogates have no flags) */
+		unsigned d = norm_single[held];
+		o[0] = (char)(0xE0 | (d >> 12));
+		o[1] = (char)(0x80 | ((d >> 6) & 0x3F));
+		o[2] = (char)(0x80 | (d & 0x3F));
+		o += 3;
+		room--;
+		held = c;
+		s += 3;
+	}
+	size_t w = (size_t)(o - (n->outbuf + n->nout));
+	if (w > 0) {
+		n->nout += w;
+		n->last_space = false;
+		n->seg[0] = held;
+	}
+	return s;
 }
 
 /* Completes a sequence held back from the previous write; returns where
@@ -422,6 +464,8 @@ int kw_norm_write(struct kw_norm *n, const char *p, size_t len)
 					flush_seg(n);
 					n->seg[0] = c;
 					n->nseg = 1;
+					if (norm_flags[c] & F_RUN)
+						s = run3(n, s, end);
 				} else
 					push_cp(n, c);
 				continue;
