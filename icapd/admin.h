@@ -1,7 +1,8 @@
 /*
  * admin: the admin listener, a small HTTP server on its own address for
  * monitoring: GET /metrics (Prometheus text) and GET /healthz (200 while the
- * server takes work, 503 once it is stopping).
+ * server takes work, 503 once it is stopping). Peers outside
+ * admin_allow_clients are closed at accept, unread.
  */
 #ifndef ICAPD_ADMIN_H
 #define ICAPD_ADMIN_H

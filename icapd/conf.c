@@ -19,6 +19,7 @@
 
 #include "hdr_parse.h"
 #include "conf_directive.h"
+#include "conf_listen.h"
 #include "lex.h"
 #include "module.h"
 #include "netaddr.h"
@@ -35,14 +36,32 @@ static const struct conf_directive core_directives[] = {
          .ctx = CTX_MAIN,
          .type = CT_ADDR_MULTI,
          .offset = M(listen),
-         .def = "127.0.0.1:1344",
-         .help = "address:port for ICAP; repeat for more"},
+         .help = "address:port for ICAP; repeat for more (" CONF_LISTEN_DEFAULT
+                 " when the file has no listen or listen_tls)"},
+        {.name = "listen_tls",
+         .ctx = CTX_MAIN,
+         .type = CT_LISTEN_TLS,
+         .help = "address:port for ICAP over TLS (icaps://): ADDR cert FILE key FILE "
+                 "[client_ca FILE] [verify_client on|off]; repeat for more"},
+        {.name = "allow_clients",
+         .ctx = CTX_MAIN,
+         .type = CT_NETS,
+         .offset = M(allow_clients),
+         .def = "127.0.0.0/8 ::1",
+         .help = "networks that may connect to listen and listen_tls (a.b.c.d/n, v6/n); "
+                 "others are closed unread"},
         {.name = "admin_listen",
          .ctx = CTX_MAIN,
          .type = CT_ADDR,
          .offset = M(admin_listen),
          .def = "off",
          .help = "address:port for /metrics and /healthz, or off"},
+        {.name = "admin_allow_clients",
+         .ctx = CTX_MAIN,
+         .type = CT_NETS,
+         .offset = M(admin_allow_clients),
+         .def = "127.0.0.0/8 ::1",
+         .help = "networks that may connect to admin_listen; others are closed unread"},
         {.name = "max_connections",
          .ctx = CTX_MAIN,
          .type = CT_UINT,
@@ -395,7 +414,7 @@ static void words_free(struct conf_words *w)
 }
 
 /* Resolves a path relative to the folder of the configuration file. */
-static char *resolve_path(const struct conf *c, const char *p)
+char *conf_path_resolve(const struct conf *c, const char *p)
 {
 	if (p[0] == '/')
 		return xstrdup(p);
@@ -424,6 +443,16 @@ static int set_value(struct conf *c, const struct conf_directive *d, void *base,
 		words_free(w);
 		for (size_t i = 0; i < nargs; i++)
 			words_add(w, args[i]);
+		return 0;
+	}
+	if (d->type == CT_NETS) {
+		if (nargs == 0) {
+			snprintf(err, errlen, "\"%s\" takes one or more networks", d->name);
+			return -1;
+		}
+		for (size_t i = 0; i < nargs; i++)
+			if (netacl_add(field, args[i], err, errlen) < 0)
+				return -1;
 		return 0;
 	}
 	if (d->type == CT_METHODS) {
@@ -508,7 +537,7 @@ static int set_value(struct conf *c, const struct conf_directive *d, void *base,
 	}
 	case CT_PATH:
 		free(*(char **)field);
-		*(char **)field = resolve_path(c, a);
+		*(char **)field = conf_path_resolve(c, a);
 		return 0;
 	case CT_STRING:
 		free(*(char **)field);
@@ -519,7 +548,7 @@ static int set_value(struct conf *c, const struct conf_directive *d, void *base,
 		if (strcmp(a, "off") == 0 || strcmp(a, "stderr") == 0 || strcmp(a, "syslog") == 0)
 			*(char **)field = xstrdup(a);
 		else
-			*(char **)field = resolve_path(c, a);
+			*(char **)field = conf_path_resolve(c, a);
 		return 0;
 	default:
 		snprintf(err, errlen, "internal: bad directive type");
@@ -747,14 +776,25 @@ static void parse_block(struct parser *ps, const struct table *t, enum conf_ctx 
 				lex_skip_statement(&ps->lx);
 		} else {
 			size_t idx = (size_t)(d - t->d) % sizeof(seen);
+			/* Repeatable: the first statement replaces the default, the
+			 * next ones add to it. */
+			bool multi = d->type == CT_ADDR_MULTI || d->type == CT_NETS ||
+			             d->type == CT_LISTEN_TLS;
 			if (too_many)
 				lex_error(&ps->lx, line, "\"%s\": too many values", name);
-			else if (seen[idx]++ && d->type != CT_ADDR_MULTI)
+			else if (seen[idx]++ && !multi)
 				lex_error(&ps->lx, line, "\"%s\" is set twice", name);
 			else {
 				if (d->type == CT_ADDR_MULTI && seen[idx] == 1)
 					words_free((struct conf_words *)((char *)base + d->offset));
-				if (set_value(ps->conf, d, base, args, nargs, err, sizeof(err)) < 0)
+				if (d->type == CT_NETS && seen[idx] == 1)
+					netacl_free((struct netacl *)((char *)base + d->offset));
+				int r = d->type == CT_LISTEN_TLS
+				                ? conf_listen_tls_parse(ps->conf, args, nargs, line,
+				                                        err, sizeof(err))
+				                : set_value(ps->conf, d, base, args, nargs, err,
+				                            sizeof(err));
+				if (r < 0)
 					lex_error(&ps->lx, line, "%s", err);
 			}
 			lex_next(&ps->lx);
@@ -822,10 +862,8 @@ struct conf *conf_load(const char *path, FILE *errors)
 	}
 	if (ps.lx.nerrors == 0)
 		check_redis_tls(c, ps.lx.file, errors, &ps.lx.nerrors);
-	if (ps.lx.nerrors == 0 && c->listen.n == 0) {
-		fprintf(errors, "%s: no \"listen\" address\n", ps.lx.file);
-		ps.lx.nerrors++;
-	}
+	if (ps.lx.nerrors == 0)
+		ps.lx.nerrors += conf_listen_check(c, ps.lx.file, errors);
 	if (ps.lx.nerrors > 0) {
 		conf_free(c);
 		return NULL;
@@ -854,7 +892,10 @@ void conf_free(struct conf *c)
 	}
 	free(c->modules);
 	words_free(&c->listen);
+	conf_listen_free(c);
+	netacl_free(&c->allow_clients);
 	free(c->admin_listen);
+	netacl_free(&c->admin_allow_clients);
 	free(c->redis);
 	free(c->redis_password);
 	free(c->redis_secret_file);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "icap_parse.h"
+#include "netacl.h"
 
 struct conf_words {
 	char **v;
@@ -45,10 +46,23 @@ struct conf_service {
 	int line;
 };
 
+/* One "listen_tls ADDR cert FILE key FILE ...;" statement. */
+struct conf_tls_listen {
+	char *addr;
+	char *cert, *key;   /* absolute paths */
+	char *client_ca;    /* NULL: none given */
+	bool verify_client; /* require a client certificate signed by client_ca */
+	int line;           /* of the statement, for errors found when it is loaded */
+};
+
 struct conf {
 	char *path; /* absolute */
 	struct conf_words listen;
-	char *admin_listen; /* NULL: no admin listener */
+	struct conf_tls_listen *listen_tls;
+	size_t nlisten_tls;
+	struct netacl allow_clients; /* who may connect to listen and listen_tls */
+	char *admin_listen;          /* NULL: no admin listener */
+	struct netacl admin_allow_clients;
 	unsigned long long max_connections;
 	unsigned long long header_timeout_ms, keepalive_timeout_ms, body_timeout_ms;
 	unsigned long long shutdown_timeout_ms;
@@ -82,6 +96,9 @@ struct conf {
 struct conf *conf_load(const char *path, FILE *errors);
 
 void conf_free(struct conf *c);
+
+/* p resolved against the folder of the configuration file (a copy). */
+char *conf_path_resolve(const struct conf *c, const char *p);
 
 /* The settings of module m, made from its defaults if the file has no block. */
 struct conf_module *conf_module_get(struct conf *c, const struct module *m);

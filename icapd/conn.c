@@ -20,6 +20,19 @@
  *                                  extend it), then 408 and close
  *   body, or a full output buffer  body_timeout of silence, then 408 if the
  *                                  reply has not started, else close
+ *   TLS handshake                  header_timeout from the accept, then close
+ *
+ * TLS (listen_tls) runs in this same loop rather than in bufferevent_openssl:
+ * readv becomes SSL_read_ex into the same reserved space and evbuffer_write
+ * becomes SSL_write_ex from the front of the same output, so TLS reads grow
+ * like plain ones, replies go out at once, and the water marks, timers and
+ * backpressure are one code for both. bufferevent_openssl would have meant
+ * either two I/O paths here or moving plain connections back onto
+ * bufferevents (4 KiB reads, and writes a loop trip later). What TLS adds:
+ * OpenSSL may hold decrypted bytes that the socket no longer signals
+ * (tls_more: the read event is then activated by hand); a read may need the
+ * socket writable, or a write need it readable (handshake, key update); and
+ * small pieces of output are gathered into one record.
  */
 #include "conn.h"
 
@@ -36,6 +49,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "netaddr.h"
+#include "tls.h"
 #include "txn.h"
 #include "workq.h"
 
@@ -48,6 +62,9 @@
  * READ_MAX while they come back full. */
 #define READ_MIN (16 * 1024)
 #define READ_MAX (256 * 1024)
+
+/* The largest TLS record: smaller pieces of output are gathered up to it. */
+#define TLS_RECORD (16 * 1024)
 
 struct conn {
 	unsigned magic;
@@ -66,6 +83,12 @@ struct conn {
 	bool head_deadline; /* header_timeout armed for the current request */
 	bool scan_wait;     /* not reading its body while the scan threads are saturated */
 	char peer[64];
+
+	SSL *ssl;                  /* NULL: plain TCP */
+	bool tls_more;             /* OpenSSL may hold bytes the socket will not signal */
+	bool tls_read_wants_write; /* the last SSL_read waits for the socket to drain */
+	bool tls_write_wants_read; /* the last SSL_write waits for bytes from the peer */
+	bool tls_failed;           /* fatal TLS error: no close_notify */
 };
 
 static void conn_process(struct conn *c);
@@ -81,6 +104,7 @@ static void conn_free(struct conn *c)
 	event_free(c->timer);
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
+	tls_free(c->ssl, !c->tls_failed);
 	evutil_closesocket(c->fd);
 	c->magic = 0;
 	free(c);
@@ -94,12 +118,16 @@ static void arm(struct conn *c, unsigned long long ms)
 	evtimer_add(c->timer, &tv);
 }
 
-/* Adds or removes the read and write events to match the state. */
+/* Adds or removes the read and write events to match the state. (A
+ * connection in scan_wait leaves its bytes in the socket: with its read
+ * event left on, the event would fire again and again until the scan
+ * threads have room.) */
 static void update_events(struct conn *c)
 {
-	bool want_read =
-	        !c->closing && !c->eof && !c->paused && evbuffer_get_length(c->in) < c->read_high;
-	bool want_write = evbuffer_get_length(c->out) > 0;
+	bool want_read = (!c->closing && !c->eof && !c->paused && !c->scan_wait &&
+	                  evbuffer_get_length(c->in) < c->read_high) ||
+	                 c->tls_write_wants_read;
+	bool want_write = evbuffer_get_length(c->out) > 0 || c->tls_read_wants_write;
 
 	if (want_read != c->reading) {
 		if (want_read)
@@ -115,13 +143,50 @@ static void update_events(struct conn *c)
 			event_del(c->wev);
 		c->writing = want_write;
 	}
+	if (want_read && c->tls_more)
+		event_active(c->rev, EV_READ, 1);
+}
+
+/* evbuffer_write for TLS: encrypts from the front of the output. Pieces
+ * under a record (a reply head, a chunk header) are pulled up into one, or
+ * each would cost a record and a system call. Returns bytes written, or -1
+ * with errno (EAGAIN: wait for the event update_events asks for). */
+static int tls_write_some(struct conn *c)
+{
+	struct evbuffer_iovec v;
+	size_t total = evbuffer_get_length(c->out), put = 0;
+	if (evbuffer_peek(c->out, -1, NULL, &v, 1) < 1)
+		return 0;
+	/* A retry after WANT_WRITE passes at least the bytes of the first try:
+	 * the front only grows (or is pulled up) until it is drained. */
+	size_t len = v.iov_len;
+	const void *p = v.iov_base;
+	if (len < TLS_RECORD && total > len) {
+		len = total < TLS_RECORD ? total : TLS_RECORD;
+		p = evbuffer_pullup(c->out, (ev_ssize_t)len);
+	}
+	switch (tls_write(c->ssl, p, len, &put)) {
+	case TLS_IO_OK:
+		evbuffer_drain(c->out, put);
+		return (int)put;
+	case TLS_IO_WANT_READ:
+		c->tls_write_wants_read = true;
+		/* fall through */
+	case TLS_IO_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	default:
+		c->tls_failed = true;
+		errno = EPIPE;
+		return -1;
+	}
 }
 
 /* Writes what the socket takes now. Returns -1 if the connection failed. */
 static int flush(struct conn *c)
 {
 	while (evbuffer_get_length(c->out) > 0) {
-		int n = evbuffer_write(c->out, c->fd);
+		int n = c->ssl ? tls_write_some(c) : evbuffer_write(c->out, c->fd);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				break;
@@ -145,6 +210,54 @@ static void conn_finish(struct conn *c)
 	arm(c, c->srv->gen->conf->body_timeout_ms);
 }
 
+/* readv for TLS: decrypts into iov until it is full or OpenSSL needs the
+ * socket. Returns like readv (errno EAGAIN: wait for the event that
+ * update_events asks for); sets c->eof itself when bytes came before it. */
+static ssize_t tls_readv(struct conn *c, const struct iovec *iov, int niov)
+{
+	size_t total = 0;
+	enum tls_io r = TLS_IO_OK;
+
+	c->tls_more = false;
+	for (int k = 0; k < niov && r == TLS_IO_OK; k++) {
+		for (size_t off = 0; off < iov[k].iov_len;) {
+			size_t n = 0;
+			r = tls_read(c->ssl, (char *)iov[k].iov_base + off, iov[k].iov_len - off,
+			             &n);
+			if (r != TLS_IO_OK)
+				break;
+			off += n;
+			total += n;
+		}
+	}
+	switch (r) {
+	case TLS_IO_OK:
+		c->tls_more = true; /* filled: more may wait inside OpenSSL */
+		return (ssize_t)total;
+	case TLS_IO_EOF:
+		if (total > 0)
+			c->eof = true;
+		return (ssize_t)total;
+	case TLS_IO_WANT_WRITE:
+		c->tls_read_wants_write = true;
+		/* fall through */
+	case TLS_IO_WANT_READ:
+		if (total > 0)
+			return (ssize_t)total;
+		errno = EAGAIN;
+		return -1;
+	default:
+		if (!SSL_is_init_finished(c->ssl)) {
+			char why[256];
+			log_info("TLS handshake with %s failed: %s", c->peer,
+			         tls_why(c->ssl, why, sizeof(why)));
+		}
+		c->tls_failed = true;
+		errno = EPROTO;
+		return -1;
+	}
+}
+
 /* Reads what the socket has, up to read_high in the input. Returns -1 on a
  * failed connection; sets c->eof at the end of the stream. */
 static int read_some(struct conn *c)
@@ -164,7 +277,7 @@ static int read_some(struct conn *c)
 			iov[k].iov_base = v[k].iov_base;
 			iov[k].iov_len = v[k].iov_len;
 		}
-		ssize_t n = readv(c->fd, iov, nv);
+		ssize_t n = c->ssl ? tls_readv(c, iov, nv) : readv(c->fd, iov, nv);
 		if (n <= 0) {
 			evbuffer_commit_space(c->in, v, 0);
 			if (n == 0) {
@@ -189,11 +302,16 @@ static int read_some(struct conn *c)
 	return 0;
 }
 
+static void write_cb(evutil_socket_t fd, short what, void *arg);
+
 static void read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	(void)fd;
-	(void)what;
+	if (c->tls_write_wants_read) {
+		c->tls_write_wants_read = false;
+		write_cb(fd, what, arg);
+		return;
+	}
 	/* Backpressure: while the scan threads are saturated, bodies wait in
 	 * the socket (and so at the proxy and the origin), not in the spool. */
 	if (c->txn != NULL && txn_storing(c->txn) && workq_saturated(c->srv->workq)) {
@@ -206,14 +324,22 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 		conn_free(c);
 		return;
 	}
+	/* The handshake runs under the deadline conn_new set. */
+	if (c->ssl != NULL && !c->eof && !SSL_is_init_finished(c->ssl)) {
+		update_events(c);
+		return;
+	}
 	conn_process(c);
 }
 
 static void write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	(void)fd;
-	(void)what;
+	if (c->tls_read_wants_write) {
+		c->tls_read_wants_write = false;
+		read_cb(fd, what, arg);
+		return;
+	}
 	if (flush(c) < 0) {
 		conn_free(c);
 		return;
@@ -321,18 +447,21 @@ static void conn_process(struct conn *c)
 	update_events(c);
 }
 
-void conn_new(struct server *s, evutil_socket_t fd, const struct sockaddr *peer, int peerlen)
+void conn_new(struct server *s, evutil_socket_t fd, const struct sockaddr *peer, int peerlen,
+              SSL *ssl)
 {
 	const struct conf *conf = s->gen->conf;
 	struct conn *c = calloc(1, sizeof(*c));
 	(void)peerlen;
 	if (c == NULL) {
+		tls_free(ssl, false);
 		evutil_closesocket(fd);
 		return;
 	}
 	c->magic = CONN_MAGIC;
 	c->srv = s;
 	c->fd = fd;
+	c->ssl = ssl;
 	netaddr_host(peer, c->peer, sizeof(c->peer));
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -354,6 +483,7 @@ void conn_new(struct server *s, evutil_socket_t fd, const struct sockaddr *peer,
 			event_free(c->wev);
 		if (c->timer)
 			event_free(c->timer);
+		tls_free(ssl, false);
 		evutil_closesocket(fd);
 		free(c);
 		return;
@@ -365,7 +495,8 @@ void conn_new(struct server *s, evutil_socket_t fd, const struct sockaddr *peer,
 	s->nconns++;
 	metrics_connection(1);
 	update_events(c);
-	arm(c, conf->keepalive_timeout_ms);
+	/* A handshake is the first bytes of a request: header_timeout, from now. */
+	arm(c, ssl != NULL ? conf->header_timeout_ms : conf->keepalive_timeout_ms);
 }
 
 void conn_resume_scan_waiters(void *arg)

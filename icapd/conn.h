@@ -1,18 +1,21 @@
 /*
- * conn: one ICAP client connection: its bufferevent, its timer, and the
- * transaction it is running. It owns all I/O and every timeout; transactions
- * only see buffers.
+ * conn: one ICAP client connection, plain or TLS: its buffers, its timer,
+ * and the transaction it is running. It owns all I/O and every timeout;
+ * transactions only see buffers.
  */
 #ifndef ICAPD_CONN_H
 #define ICAPD_CONN_H
 
 #include <event2/util.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 
 #include "server.h"
 
-/* Takes over fd, an accepted socket. */
-void conn_new(struct server *s, evutil_socket_t fd, const struct sockaddr *peer, int peerlen);
+/* Takes over fd, an accepted socket, and ssl, the TLS session on it (NULL:
+ * plain TCP; see tls_new), which it frees. */
+void conn_new(struct server *s, evutil_socket_t fd, const struct sockaddr *peer, int peerlen,
+              SSL *ssl);
 
 /* Shutdown: closes the connections that are between requests; the others
  * close once their transaction ends. */

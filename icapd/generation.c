@@ -13,6 +13,7 @@
 #include "blockpage.h"
 #include "module.h"
 #include "netaddr.h"
+#include "tls.h"
 
 /*
  * ISTag: a quoted 26-byte hash of what decides the service's verdicts: its
@@ -138,6 +139,7 @@ static void generation_free(struct generation *g)
 		free(g->chains[i].mods);
 	free(g->chains);
 	blockpage_free(g->blockpage);
+	tls_contexts_free(g->tls);
 	conf_free(g->conf);
 	g->magic = 0;
 	free(g);
@@ -154,6 +156,10 @@ static int apply_overrides(struct conf *c, const struct generation_overrides *ov
 		}
 		for (size_t i = 0; i < c->listen.n; i++)
 			free(c->listen.v[i]);
+		if (c->listen.n == 0) /* a file with listen_tls alone */
+			c->listen.v = malloc(sizeof(char *));
+		if (c->listen.v == NULL)
+			abort();
 		c->listen.n = 1;
 		c->listen.v[0] = strdup(ov->listen);
 	}
@@ -186,7 +192,10 @@ struct generation *generation_build(const char *path, const struct generation_ov
 	g->serial = serial;
 	g->conf = c;
 	g->blockpage = c->block_page ? blockpage_load(c->block_page, errors) : blockpage_default();
-	if (g->blockpage == NULL || build_modules(g, old, errors) < 0) {
+	/* Certificates and keys are read here: at start-up (as root, before any
+	 * privilege drop), by -t, and on each reload. */
+	g->tls = tls_contexts_build(c, errors);
+	if (g->blockpage == NULL || g->tls == NULL || build_modules(g, old, errors) < 0) {
 		generation_free(g);
 		return NULL;
 	}

@@ -18,6 +18,7 @@
 #define GENERATION_MAGIC 0x47454e31u
 
 struct module;
+struct tls_contexts;
 
 /* One module's state in a generation (shared with others when unchanged). */
 struct gen_module {
@@ -40,6 +41,7 @@ struct generation {
 	size_t nmods;
 	struct gen_chain *chains; /* parallel to conf->services */
 	struct blockpage *blockpage;
+	struct tls_contexts *tls; /* one per conf->listen_tls (tls.h) */
 };
 
 /* Command-line settings that override the file, kept across reloads. */

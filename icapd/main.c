@@ -65,15 +65,8 @@ static void usage(FILE *out)
 void server_update_accepting(struct server *s)
 {
 	bool want = !s->stopping && s->nconns < s->gen->conf->max_connections;
-	if (want == s->accepting)
-		return;
-	for (size_t i = 0; i < s->nlisteners; i++) {
-		if (want)
-			evconnlistener_enable(s->listeners[i]);
-		else
-			evconnlistener_disable(s->listeners[i]);
-	}
-	s->accepting = want;
+	if (want != s->accepting)
+		listener_set_accepting(s, want);
 }
 
 void server_conn_closed(struct server *s)

@@ -30,6 +30,7 @@ static struct histogram request_latency, scan_latency;
 static atomic_ullong bytes_received, bytes_sent;
 static atomic_llong connections;
 static atomic_ullong connections_total;
+static atomic_ullong refused_icap, refused_admin;
 static atomic_ullong reloads_ok, reloads_failed;
 static atomic_ullong backpressure;
 
@@ -117,6 +118,14 @@ void metrics_connection(int delta)
 		ADD(connections_total, (unsigned long long)delta);
 }
 
+void metrics_connection_refused(bool admin)
+{
+	if (admin)
+		ADD(refused_admin, 1);
+	else
+		ADD(refused_icap, 1);
+}
+
 void metrics_reload(bool ok)
 {
 	if (ok)
@@ -159,28 +168,36 @@ void metrics_render(struct evbuffer *out)
 	}
 	render_histogram(out, "icapd_scan_duration_seconds",
 	                 "Time a body spent with the modules on a scan thread.", &scan_latency);
-	evbuffer_add_printf(out,
-	                    "# HELP icapd_bytes_received_total ICAP bytes read from clients.\n"
-	                    "# TYPE icapd_bytes_received_total counter\n"
-	                    "icapd_bytes_received_total %llu\n"
-	                    "# HELP icapd_bytes_sent_total ICAP bytes written to clients.\n"
-	                    "# TYPE icapd_bytes_sent_total counter\n"
-	                    "icapd_bytes_sent_total %llu\n"
-	                    "# HELP icapd_connections Open ICAP connections.\n"
-	                    "# TYPE icapd_connections gauge\n"
-	                    "icapd_connections %lld\n"
-	                    "# HELP icapd_connections_accepted_total ICAP connections accepted.\n"
-	                    "# TYPE icapd_connections_accepted_total counter\n"
-	                    "icapd_connections_accepted_total %llu\n"
-	                    "# HELP icapd_scan_backpressure_total Times a connection stopped "
-	                    "reading its body while the scan threads were saturated.\n"
-	                    "# TYPE icapd_scan_backpressure_total counter\n"
-	                    "icapd_scan_backpressure_total %llu\n"
-	                    "# HELP icapd_reloads_total Configuration reloads by result.\n"
-	                    "# TYPE icapd_reloads_total counter\n"
-	                    "icapd_reloads_total{result=\"ok\"} %llu\n"
-	                    "icapd_reloads_total{result=\"failed\"} %llu\n",
-	                    GET(bytes_received), GET(bytes_sent), GET(connections),
-	                    GET(connections_total), GET(backpressure), GET(reloads_ok),
-	                    GET(reloads_failed));
+	evbuffer_add_printf(
+	        out,
+	        "# HELP icapd_bytes_received_total ICAP bytes read from clients.\n"
+	        "# TYPE icapd_bytes_received_total counter\n"
+	        "icapd_bytes_received_total %llu\n"
+	        "# HELP icapd_bytes_sent_total ICAP bytes written to clients.\n"
+	        "# TYPE icapd_bytes_sent_total counter\n"
+	        "icapd_bytes_sent_total %llu\n"
+	        "# HELP icapd_connections Open ICAP connections.\n"
+	        "# TYPE icapd_connections gauge\n"
+	        "icapd_connections %lld\n"
+	        "# HELP icapd_connections_accepted_total ICAP connections accepted.\n"
+	        "# TYPE icapd_connections_accepted_total counter\n"
+	        "icapd_connections_accepted_total %llu\n"
+	        "# HELP icapd_connections_refused_total Connections closed at accept "
+	        "without reading, by listener and reason (acl: not in allow_clients or "
+	        "admin_allow_clients).\n"
+	        "# TYPE icapd_connections_refused_total counter\n"
+	        "icapd_connections_refused_total{listener=\"icap\",reason=\"acl\"} %llu\n"
+	        "icapd_connections_refused_total{listener=\"admin\",reason=\"acl\"} "
+	        "%llu\n"
+	        "# HELP icapd_scan_backpressure_total Times a connection stopped "
+	        "reading its body while the scan threads were saturated.\n"
+	        "# TYPE icapd_scan_backpressure_total counter\n"
+	        "icapd_scan_backpressure_total %llu\n"
+	        "# HELP icapd_reloads_total Configuration reloads by result.\n"
+	        "# TYPE icapd_reloads_total counter\n"
+	        "icapd_reloads_total{result=\"ok\"} %llu\n"
+	        "icapd_reloads_total{result=\"failed\"} %llu\n",
+	        GET(bytes_received), GET(bytes_sent), GET(connections), GET(connections_total),
+	        GET(refused_icap), GET(refused_admin), GET(backpressure), GET(reloads_ok),
+	        GET(reloads_failed));
 }

@@ -16,6 +16,10 @@ void metrics_request(enum icap_method m, int status, uint64_t duration_us, uint6
                      uint64_t bytes_out);
 void metrics_connection(int delta);
 
+/* A connection was closed at accept, unread: its peer is not in the
+ * listener's allow list (admin: the admin listener's, else the ICAP one). */
+void metrics_connection_refused(bool admin);
+
 /* A connection stopped reading its body because the scan threads were full. */
 void metrics_backpressure(void);
 void metrics_reload(bool ok);

@@ -60,7 +60,8 @@ static void swap_in(struct server *s, struct generation *g)
 		return;
 	}
 	if (listener_changed(s, c))
-		log_warn("reload: \"listen\" changed; new addresses take effect after a restart");
+		log_warn("reload: \"listen\" or \"listen_tls\" addresses changed; they take effect "
+		         "after a restart");
 	const char *old_admin = admin_address(s);
 	if ((old_admin == NULL) != (c->admin_listen == NULL) ||
 	    (old_admin != NULL && strcmp(old_admin, c->admin_listen) != 0)) {

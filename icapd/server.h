@@ -14,6 +14,7 @@
 #include "generation.h"
 
 struct conn;
+struct listener;
 
 struct server {
 	struct event_base *base;
@@ -23,10 +24,9 @@ struct server {
 	uint64_t next_serial;
 	bool daemon;
 
-	struct evconnlistener **listeners;
+	struct listener *listeners; /* ICAP, plain and TLS (listener.c) */
 	size_t nlisteners;
-	struct conf_words bound; /* their addresses, to notice a reload that changes them */
-	bool accepting;          /* false while at the connection limit */
+	bool accepting; /* false while at the connection limit */
 	struct admin *admin;
 	struct workq *workq;   /* the scan threads */
 	struct vcache *vcache; /* verdicts by content (NULL: cache memory 0) */

@@ -6,7 +6,9 @@ blocks named by the Encapsulated header, and a chunked body, which it decodes.
 Nothing here loops without a bound in both count and time.
 """
 
+import select
 import socket
+import ssl
 import struct
 import time
 
@@ -164,13 +166,25 @@ class Reply:
 
 
 class Conn:
-    """One ICAP connection with a buffered, deadline-bound reader."""
+    """One ICAP connection with a buffered, deadline-bound reader.
 
-    def __init__(self, host, port, timeout=DEFAULT_TIMEOUT):
+    tls: an ssl.SSLContext to speak ICAP over TLS (icaps://) with; the
+    handshake happens here, checking the server's certificate against host
+    as the context says. source: a local address to connect from (e.g.
+    "127.0.0.2"), for tests of access lists."""
+
+    def __init__(self, host, port, timeout=DEFAULT_TIMEOUT, tls=None, source=None):
         self.host, self.port = host, port
         self.timeout = timeout
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            try:
+                self.sock = tls.wrap_socket(self.sock, server_hostname=host)
+            except BaseException:
+                self.sock.close()
+                raise
         self.buf = b""
         self.eof = False
 
@@ -203,6 +217,40 @@ class Conn:
     def send(self, data):
         self.sock.sendall(data)
 
+    def send_reading(self, data, piece=65536, timeout=None):
+        """Sends data while buffering whatever arrives meanwhile, in one
+        thread: for replies that stream back before the request is all sent
+        when a Sender cannot be used (a TLS connection cannot be shared with
+        a second thread). Read the reply afterwards as usual."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        sent = 0
+        self.sock.setblocking(False)
+        try:
+            for _ in range(10 * len(data) // piece + 100000):
+                if sent >= len(data):
+                    return
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Timeout("sent %d of %d bytes before the deadline" % (sent, len(data)))
+                pending = isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()
+                r, w, _ = select.select([self.sock], [self.sock], [], 0 if pending else left)
+                if r or pending:
+                    try:
+                        d = self.sock.recv(256 * 1024)
+                        if not d:
+                            raise Closed("closed while sending, after %d bytes" % sent)
+                        self.buf += d
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                        pass
+                if w:
+                    try:
+                        sent += self.sock.send(data[sent:sent + piece])
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                        pass
+            raise ICAPError("send_reading did not finish")
+        finally:
+            self.sock.settimeout(self.timeout)
+
     def _fill(self, deadline):
         """Reads at least one more byte into the buffer; False on EOF."""
         if self.eof:
@@ -215,7 +263,7 @@ class Conn:
             data = self.sock.recv(256 * 1024)
         except socket.timeout:
             raise Timeout("no data before the deadline; have %r" % self.buf[:200])
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLZeroReturnError, ssl.SSLEOFError):
             data = b""
         if not data:
             self.eof = True
