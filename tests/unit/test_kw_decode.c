@@ -7,12 +7,18 @@
  * bombs (10 MiB of zeros in each coding, and gzip inside gzip) stopped by
  * max_ratio and by max_output; truncated, corrupt and empty streams; a
  * zstd window over the cap; a sink that stops; output in bounded blocks.
+ * gzip and deflate are decoded by ISA-L with the wrappers read by
+ * kw_decode, hence: every optional gzip header field (header CRC checked),
+ * reserved flags and zlib's preset dictionary refused, every byte of the
+ * CRC-32, ISIZE and Adler-32 checked, bytes ISA-L read past the end of a
+ * stream seen again (a gzip member after a zlib stream), stored blocks,
+ * many large members.
  *
  * gzip, deflate and zstd data are compressed here with zlib and libzstd
- * (both linked already). br data is embedded: libbrotlienc is not linked,
- * so the vectors below were made once with BrotliEncoderCompress (quality
- * 11, window 22) from the text T below: br_text = br(T), br_gzip_text =
- * br(gzip(T)), br_zeros_10m = br(10 MiB of zero bytes).
+ * (zlib is linked for this and the benchmarks only). br data is embedded: libbrotlienc is not
+ * linked, so the vectors below were made once with BrotliEncoderCompress (quality 11, window 22)
+ * from the text T below: br_text = br(T), br_gzip_text = br(gzip(T)), br_zeros_10m = br(10 MiB of
+ * zero bytes).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -118,6 +124,57 @@ static struct bytes zip(const void *in, size_t n, int window_bits)
 	z_stream z;
 	memset(&z, 0, sizeof(z));
 	assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, window_bits, 9, Z_DEFAULT_STRATEGY), Z_OK);
+	struct bytes b;
+	b.n = deflateBound(&z, (uLong)n) + 64;
+	b.p = malloc(b.n);
+	assert_non_null(b.p);
+	z.next_in = (unsigned char *)in;
+	z.avail_in = (uInt)n;
+	z.next_out = b.p;
+	z.avail_out = (uInt)b.n;
+	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+	b.n = z.total_out;
+	deflateEnd(&z);
+	return b;
+}
+
+/* gzip with every optional header field: extra, name, comment, header CRC. */
+static struct bytes zip_header(const void *in, size_t n, int level)
+{
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	assert_int_equal(deflateInit2(&z, level, Z_DEFLATED, 31, 9, Z_DEFAULT_STRATEGY), Z_OK);
+	static unsigned char extra[300];
+	memset(extra, 'x', sizeof(extra));
+	gz_header h;
+	memset(&h, 0, sizeof(h));
+	h.extra = extra;
+	h.extra_len = sizeof(extra);
+	h.name = (Bytef *)"secret-meeting.html";
+	h.comment = (Bytef *)"a comment";
+	h.hcrc = 1;
+	assert_int_equal(deflateSetHeader(&z, &h), Z_OK);
+	struct bytes b;
+	b.n = deflateBound(&z, (uLong)n) + 512;
+	b.p = malloc(b.n);
+	assert_non_null(b.p);
+	z.next_in = (unsigned char *)in;
+	z.avail_in = (uInt)n;
+	z.next_out = b.p;
+	z.avail_out = (uInt)b.n;
+	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+	b.n = z.total_out;
+	deflateEnd(&z);
+	return b;
+}
+
+/* zlib at a level: 0 makes stored blocks. */
+static struct bytes zip_level(const void *in, size_t n, int window_bits, int level)
+{
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	assert_int_equal(deflateInit2(&z, level, Z_DEFLATED, window_bits, 9, Z_DEFAULT_STRATEGY),
+	                 Z_OK);
 	struct bytes b;
 	b.n = deflateBound(&z, (uLong)n) + 64;
 	b.p = malloc(b.n);
@@ -420,6 +477,119 @@ static void test_corrupt(void **state)
 	bytes_free(&sx);
 }
 
+/* The gzip header's optional fields, read here, not by ISA-L: all of them
+ * (ISA-L alone fails on a header CRC split across writes), and what zlib
+ * refuses is refused. */
+static void test_gzip_header(void **state)
+{
+	(void)state;
+	struct bytes h = zip_header(T, strlen(T), 9);
+	assert_int_equal(h.p[3], 0x1e); /* FEXTRA FNAME FCOMMENT FHCRC */
+	check_text("gzip", h.p, h.n);
+	/* as the second member, and with stored blocks */
+	struct bytes s = zip_header(T, strlen(T), 0), g = zip(T, 0, 31);
+	struct bytes gs = cat2(&g, s.p, s.n);
+	check_text("gzip", gs.p, gs.n);
+	/* the header CRC is the 2 bytes before the deflate data */
+	size_t hdr = 10 + 2 + 300 + sizeof("secret-meeting.html") + sizeof("a comment");
+	h.p[hdr] ^= 1;
+	check_error("gzip", h.p, h.n, "corrupt gzip stream");
+	h.p[hdr] ^= 1;
+	h.p[hdr + 1] ^= 0x80;
+	check_error("gzip", h.p, h.n, "corrupt gzip stream");
+	h.p[hdr + 1] ^= 0x80;
+	check_text("gzip", h.p, h.n);
+	/* a name byte changed: the header CRC no longer matches */
+	h.p[12 + 300 + 3] ^= 0x20;
+	check_error("gzip", h.p, h.n, "corrupt gzip stream");
+	bytes_free(&h);
+	/* reserved flags, as zlib */
+	for (int bit = 5; bit < 8; bit++) {
+		struct bytes r = zip(T, strlen(T), 31);
+		r.p[3] |= (unsigned char)(1 << bit);
+		check_error("gzip", r.p, r.n, "corrupt gzip stream");
+		bytes_free(&r);
+	}
+	/* cut in every part of the header */
+	struct bytes c = zip_header(T, strlen(T), 9);
+	size_t cuts[] = {3, 10, 11, 12, 100, 320, 330, hdr, hdr + 1, hdr + 2};
+	for (size_t k = 0; k < sizeof(cuts) / sizeof(cuts[0]); k++)
+		check_error("gzip", c.p, cuts[k], "truncated gzip stream");
+	bytes_free(&c);
+	bytes_free(&s);
+	bytes_free(&g);
+	bytes_free(&gs);
+}
+
+/* The trailers are checked: gzip's CRC-32 and ISIZE, zlib's Adler-32, sent
+ * as deflate or as gzip; a zlib header asking for a dictionary is refused. */
+static void test_checks(void **state)
+{
+	(void)state;
+	struct bytes g = zip(T, strlen(T), 31), z = zip(T, strlen(T), 15);
+	for (size_t k = 1; k <= 8; k++) { /* CRC-32 then ISIZE */
+		g.p[g.n - k] ^= 0x01;
+		check_error("gzip", g.p, g.n, "corrupt gzip stream");
+		g.p[g.n - k] ^= 0x01;
+	}
+	/* a bad CRC in the second member, after a good one */
+	struct bytes gg = cat2(&g, g.p, g.n);
+	gg.p[gg.n - 5] ^= 0x40;
+	check_error("gzip", gg.p, gg.n, "corrupt gzip stream");
+	for (size_t k = 1; k <= 4; k++) {
+		z.p[z.n - k] ^= 0x10;
+		check_error("deflate", z.p, z.n, "corrupt deflate stream");
+		check_error("gzip", z.p, z.n, "corrupt gzip stream");
+		z.p[z.n - k] ^= 0x10;
+	}
+	/* FDICT: 0x78 0xbb is a valid zlib header with the flag set */
+	struct bytes fd = zip(T, strlen(T), 15);
+	fd.p[1] = 0xbb;
+	check_error("deflate", fd.p, fd.n, "corrupt deflate stream");
+	check_error("gzip", fd.p, fd.n, "corrupt gzip stream");
+	/* neither gzip nor zlib, sent as gzip */
+	check_error("gzip", "\x1f\x8c\x08\x00", 4, "corrupt gzip stream");
+	bytes_free(&g);
+	bytes_free(&gg);
+	bytes_free(&z);
+	bytes_free(&fd);
+}
+
+/* What follows a stream: ISA-L reads a few bytes past the end of a zlib or
+ * raw deflate stream, and they must still be seen: a gzip member after a
+ * zlib stream sent as gzip, padding after raw deflate. */
+static void test_after_end(void **state)
+{
+	(void)state;
+	size_t half = 250;
+	struct bytes a = zip(T, half, 15), b = zip(T + half, strlen(T) - half, 31);
+	struct bytes ab = cat2(&a, b.p, b.n);
+	check_text("gzip", ab.p, ab.n);
+	/* with stored blocks, and padding after the last member */
+	struct bytes s = zip_level(T, half, 15, 0),
+	             t = zip_level(T + half, strlen(T) - half, 31, 0);
+	struct bytes st = cat2(&s, t.p, t.n), stp = cat2(&st, "\0\0\0\0\0\0\0\0\0\0", 10);
+	check_text("gzip", stp.p, stp.n);
+	struct bytes r = zip(T, strlen(T), -15);
+	struct bytes rp = cat2(&r, "\x1f\x8b\x08\x00padding", 11);
+	check_text("deflate", rp.p, rp.n);
+	struct bytes rs = zip_level(T, strlen(T), -15, 0);
+	check_text("deflate", rs.p, rs.n);
+	/* the smallest raw stream: an empty final block in two bytes */
+	struct ctx x = codings("deflate");
+	kw_check_splits(&ops, &x, "\x03\x00xyz", 5, 0, "", 0);
+	bytes_free(&a);
+	bytes_free(&b);
+	bytes_free(&ab);
+	bytes_free(&s);
+	bytes_free(&t);
+	bytes_free(&st);
+	bytes_free(&stp);
+	bytes_free(&r);
+	bytes_free(&rp);
+	bytes_free(&rs);
+}
+
 /* Feeds in[0..n) in 4 KiB writes; returns the first failure or finish's. */
 static int run(const char *coding, const struct kw_decode_limits *lim, const void *in, size_t n,
                struct kwbuf *out, struct kw_decode **dp)
@@ -500,6 +670,37 @@ static void test_bombs(void **state)
 	bytes_free(&r);
 	bytes_free(&s);
 	bytes_free(&gg);
+}
+
+/* Many members of 64 KiB and more, each ending inside a write: all of the
+ * text comes out, in blocks of 64 KiB at most. */
+static void test_many_members(void **state)
+{
+	(void)state;
+	size_t tl = strlen(T), part = 150000, parts = 7, n = part * parts;
+	char *in = malloc(n);
+	assert_non_null(in);
+	for (size_t i = 0; i < n; i++)
+		in[i] = (i % 101 == 0) ? (char)('a' + (i / 101) % 26) : T[i % tl];
+	struct bytes all = zip_level(in, part, 31, 6);
+	for (size_t k = 1; k < parts; k++) {
+		struct bytes m = zip_level(in + k * part, part, 31, (int)(k % 10));
+		struct bytes c = cat2(&all, m.p, m.n);
+		bytes_free(&all);
+		bytes_free(&m);
+		all = c;
+	}
+	struct kw_decode_limits lim = {64 << 20, 100};
+	struct kwbuf out;
+	struct kw_decode *d;
+	assert_int_equal(run("gzip", &lim, all.p, all.n, &out, &d), 0);
+	assert_int_equal(out.len, n);
+	assert_memory_equal(out.p, in, n);
+	assert_true(out.writes >= n / (64 << 10));
+	kw_decode_free(d);
+	kwbuf_free(&out);
+	bytes_free(&all);
+	free(in);
 }
 
 /* Ordinary text compresses far less than the ratio allows, and comes out
@@ -647,6 +848,10 @@ int main(void)
 	        cmocka_unit_test(test_empty),
 	        cmocka_unit_test(test_truncated),
 	        cmocka_unit_test(test_corrupt),
+	        cmocka_unit_test(test_gzip_header),
+	        cmocka_unit_test(test_checks),
+	        cmocka_unit_test(test_after_end),
+	        cmocka_unit_test(test_many_members),
 	        cmocka_unit_test(test_bombs),
 	        cmocka_unit_test(test_large_text),
 	        cmocka_unit_test(test_zstd_window),
