@@ -105,32 +105,41 @@ static size_t absolute_scheme(const char *t, size_t n)
 	return i;
 }
 
+/*
+ * The host[:port] of the authority a[0..n), the way url_canon reads one
+ * (so that every module judges a request by the same host): it ends at the
+ * first '/', '\\', '?' or '#', and user-info ends at the last '@' before
+ * that ("http://u@exempt.example:1@evil.example/" is evil.example).
+ */
+static size_t authority_host(const char *a, size_t n, const char **host)
+{
+	size_t start = 0, k;
+	for (k = 0; k < n; k++) {
+		if (a[k] == '/' || a[k] == '\\' || a[k] == '?' || a[k] == '#')
+			break;
+		if (a[k] == '@')
+			start = k + 1;
+	}
+	*host = a + start;
+	return k - start;
+}
+
 size_t http_request_host(const struct http_head *h, const char **host)
 {
 	const char *t = h->target;
 	size_t n = h->target_len;
 
-	/* Absolute form: scheme "://" authority; CONNECT: authority form. */
+	/* CONNECT: authority form, even if it holds "://" (as url_canon reads
+	 * it); else absolute form: scheme "://" authority. */
+	if (h->method_len == 7 && memcmp(h->method, "CONNECT", 7) == 0)
+		return authority_host(t, n, host);
 	size_t scheme = absolute_scheme(t, n);
-	if (scheme > 0) {
-		const char *sep = t + scheme;
-		const char *a = sep + 3, *end = t + n;
-		const char *p = a;
-		while (p < end && *p != '/' && *p != '?' && *p != '#')
-			p++;
-		const char *at = memchr(a, '@', (size_t)(p - a));
-		if (at != NULL)
-			a = at + 1;
-		*host = a;
-		return (size_t)(p - a);
-	}
-	if (h->method_len == 7 && memcmp(h->method, "CONNECT", 7) == 0) {
-		*host = t;
-		return n;
-	}
+	if (scheme > 0)
+		return authority_host(t + scheme + 3, n - scheme - 3, host);
+	/* A Host header is read like an authority too, as url_canon_request
+	 * reads it. */
 	const struct hdr *hh = hdr_find(h->hdrs, h->nhdrs, "Host");
 	if (hh == NULL)
 		return 0;
-	*host = hh->value;
-	return hh->value_len;
+	return authority_host(hh->value, hh->value_len, host);
 }

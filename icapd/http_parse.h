@@ -39,8 +39,10 @@ int http_parse_response_block(const char *buf, size_t len, struct http_head *h);
 
 /*
  * The host a request is for: the authority of an absolute target, else the
- * Host header. Stores it in *host (pointing into the block) and returns its
- * length, 0 if there is none.
+ * Host header, either read as url_canon reads an authority (up to '/', '\\',
+ * '?' or '#'; user-info up to the last '@' dropped), so that the modules
+ * agree on the host. Stores host[:port] in *host (pointing into the block)
+ * and returns its length, 0 if there is none.
  */
 size_t http_request_host(const struct http_head *h, const char **host);
 

@@ -8,7 +8,14 @@
  * page used), ISO-2022-JP to our reader (kw_charset.c). ISO-8859-1 and
  * US-ASCII mean Windows-1252, as in browsers. Other names go to iconv as
  * they are, if it takes them (only letters, digits and ._:-, so that no
- * "//TRANSLIT" option rides along).
+ * "//TRANSLIT" option rides along) and they name one of the charsets
+ * browsers read (the WHATWG Encoding Standard's: ISO-8859-N, Windows-125N,
+ * KOI8, GBK/GB18030, Big5, EUC-KR...). Others (UTF-7, UCS-4, ISO-2022-KR
+ * and -CN, EBCDIC...) are ignored, as browsers ignore them: a page so
+ * labelled does not read that way to its reader, and glibc's stateful
+ * converters gave output that depended on where a body was split after an
+ * invalid byte, and its UCS-4 passed code points past U+10FFFF (invalid
+ * UTF-8) through.
  *
  * Detection: valid UTF-8 with at least one multi-byte sequence is UTF-8;
  * an ESC $ B, ESC $ @, ESC ( J or ESC ( I is ISO-2022-JP; else Shift_JIS
@@ -67,6 +74,30 @@ static const struct {
         {"utf-16be", "UTF-16BE", KW_CS_ICONV},
 };
 
+/* Names (upper case) that iconv may be asked for: exact, or a prefix and
+ * one or two digits. */
+static const char *const browser_names[] = {
+        "KOI8-R", "KOI8-U",     "GBK",    "GB2312",      "GB18030", "CP936",
+        "BIG5",   "BIG5-HKSCS", "EUC-KR", "CP949",       "UHC",     "MACINTOSH",
+        "IBM866", "CP866",      "CP874",  "WINDOWS-874", "TIS-620",
+};
+static const char *const browser_prefixes[] = {"ISO-8859-",   "ISO8859-", "ISO_8859-",
+                                               "WINDOWS-125", "CP125",    "X-CP125"};
+
+static int browser_charset(const char *name)
+{
+	for (size_t i = 0; i < sizeof(browser_names) / sizeof(browser_names[0]); i++)
+		if (strcmp(name, browser_names[i]) == 0)
+			return 1;
+	for (size_t i = 0; i < sizeof(browser_prefixes) / sizeof(browser_prefixes[0]); i++) {
+		size_t pl = strlen(browser_prefixes[i]), nl = strlen(name);
+		if (nl > pl && nl - pl <= 2 && strncmp(name, browser_prefixes[i], pl) == 0 &&
+		    isdigit((unsigned char)name[pl]) && isdigit((unsigned char)name[nl - 1]))
+			return 1;
+	}
+	return 0;
+}
+
 static void choose(struct kw_cs_choice *out, enum kw_cs_kind kind, const char *name)
 {
 	out->kind = kind;
@@ -103,6 +134,8 @@ int kw_cs_resolve(const char *label, size_t len, int from_meta, struct kw_cs_cho
 	}
 	for (size_t i = 0; i < len; i++)
 		name[i] = (char)toupper((unsigned char)name[i]);
+	if (!browser_charset(name))
+		return -1;
 	iconv_t cd = iconv_open("UTF-8", name);
 	if (cd == (iconv_t)-1)
 		return -1;
