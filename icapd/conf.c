@@ -404,7 +404,17 @@ static void words_add(struct conf_words *w, const char *s)
 	w->v[w->n++] = xstrdup(s);
 }
 
-static void words_free(struct conf_words *w)
+void conf_words_copy(struct conf_words *dst, const struct conf_words *src)
+{
+	dst->n = src->n;
+	dst->v = calloc(src->n ? src->n : 1, sizeof(char *));
+	if (dst->v == NULL)
+		abort();
+	for (size_t i = 0; i < src->n; i++)
+		dst->v[i] = xstrdup(src->v[i]);
+}
+
+void conf_words_free(struct conf_words *w)
 {
 	for (size_t i = 0; i < w->n; i++)
 		free(w->v[i]);
@@ -440,7 +450,7 @@ static int set_value(struct conf *c, const struct conf_directive *d, void *base,
 
 	if (d->type == CT_WORDS) {
 		struct conf_words *w = field;
-		words_free(w);
+		conf_words_free(w);
 		for (size_t i = 0; i < nargs; i++)
 			words_add(w, args[i]);
 		return 0;
@@ -786,7 +796,8 @@ static void parse_block(struct parser *ps, const struct table *t, enum conf_ctx 
 				lex_error(&ps->lx, line, "\"%s\" is set twice", name);
 			else {
 				if (d->type == CT_ADDR_MULTI && seen[idx] == 1)
-					words_free((struct conf_words *)((char *)base + d->offset));
+					conf_words_free(
+					        (struct conf_words *)((char *)base + d->offset));
 				if (d->type == CT_NETS && seen[idx] == 1)
 					netacl_free((struct netacl *)((char *)base + d->offset));
 				int r = d->type == CT_LISTEN_TLS
@@ -878,11 +889,11 @@ void conf_free(struct conf *c)
 	for (size_t i = 0; i < c->nservices; i++) {
 		struct conf_service *s = &c->services[i];
 		free(s->name);
-		words_free(&s->chain);
-		words_free(&s->transfer_preview);
-		words_free(&s->transfer_ignore);
-		words_free(&s->transfer_complete);
-		words_free(&s->keyword_categories);
+		conf_words_free(&s->chain);
+		conf_words_free(&s->transfer_preview);
+		conf_words_free(&s->transfer_ignore);
+		conf_words_free(&s->transfer_complete);
+		conf_words_free(&s->keyword_categories);
 	}
 	free(c->services);
 	for (size_t i = 0; i < c->nmodules; i++) {
@@ -891,7 +902,7 @@ void conf_free(struct conf *c)
 		free(c->modules[i].mconf);
 	}
 	free(c->modules);
-	words_free(&c->listen);
+	conf_words_free(&c->listen);
 	conf_listen_free(c);
 	netacl_free(&c->allow_clients);
 	free(c->admin_listen);

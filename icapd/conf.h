@@ -97,6 +97,10 @@ struct conf *conf_load(const char *path, FILE *errors);
 
 void conf_free(struct conf *c);
 
+/* Word lists as modules keep them: a deep copy, and freeing (w is left empty). */
+void conf_words_copy(struct conf_words *dst, const struct conf_words *src);
+void conf_words_free(struct conf_words *w);
+
 /* p resolved against the folder of the configuration file (a copy). */
 char *conf_path_resolve(const struct conf *c, const char *p);
 

@@ -135,23 +135,6 @@ static struct clamav_state *state_of(const void *p)
 	return st;
 }
 
-static void words_copy(struct conf_words *dst, const struct conf_words *src)
-{
-	dst->n = src->n;
-	dst->v = xcalloc(src->n, sizeof(char *));
-	for (size_t i = 0; i < src->n; i++)
-		dst->v[i] = xstrdup(src->v[i]);
-}
-
-static void words_clear(struct conf_words *w)
-{
-	for (size_t i = 0; i < w->n; i++)
-		free(w->v[i]);
-	free(w->v);
-	w->v = NULL;
-	w->n = 0;
-}
-
 /* Directives */
 
 #define C(f) offsetof(struct clamav_conf, f)
@@ -246,9 +229,9 @@ static void clamav_conf_free(void *mconf)
 	struct clamav_conf *c = mconf;
 	free(c->signatures);
 	free(c->allow_sha256);
-	words_clear(&c->skip_content_types);
-	words_clear(&c->skip_hosts);
-	words_clear(&c->allow_signatures);
+	conf_words_free(&c->skip_content_types);
+	conf_words_free(&c->skip_hosts);
+	conf_words_free(&c->allow_signatures);
 }
 
 /* Digests (the helpers are in clamav_db.c). */
@@ -336,9 +319,9 @@ static void clamav_unref(void *state)
 	clamav_db_snap_free(&st->snap);
 	free(st->allow_path);
 	free(st->allow_stat.name);
-	words_clear(&st->skip_types);
-	words_clear(&st->skip_hosts);
-	words_clear(&st->allow_sigs);
+	conf_words_free(&st->skip_types);
+	conf_words_free(&st->skip_hosts);
+	conf_words_free(&st->allow_sigs);
 	free(st->allow_sha);
 	st->magic = 0;
 	free(st);
@@ -453,9 +436,9 @@ static void *clamav_build(const void *mconf, void *old, FILE *errors)
 	st->allow_path = c->allow_sha256 != NULL ? xstrdup(c->allow_sha256) : NULL;
 	st->block_encrypted = c->block_encrypted;
 	st->skip_larger_than = c->skip_larger_than;
-	words_copy(&st->skip_types, &c->skip_content_types);
-	words_copy(&st->skip_hosts, &c->skip_hosts);
-	words_copy(&st->allow_sigs, &c->allow_signatures);
+	conf_words_copy(&st->skip_types, &c->skip_content_types);
+	conf_words_copy(&st->skip_hosts, &c->skip_hosts);
+	conf_words_copy(&st->allow_sigs, &c->allow_signatures);
 	if (st->allow_path != NULL &&
 	    clamav_db_allow_load(st->allow_path, &st->allow_sha, &st->nallow_sha, errors) < 0) {
 		clamav_db_snap_free(&snap);

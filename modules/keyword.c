@@ -104,20 +104,11 @@ static const struct conf_directive keyword_directives[] = {
                  "without Content-Type is scored too"},
 };
 
-static void words_clear(struct conf_words *w)
-{
-	for (size_t i = 0; i < w->n; i++)
-		free(w->v[i]);
-	free(w->v);
-	w->v = NULL;
-	w->n = 0;
-}
-
 static void keyword_conf_free(void *mconf)
 {
 	struct keyword_conf *c = mconf;
 	free(c->rules);
-	words_clear(&c->content_types);
+	conf_words_free(&c->content_types);
 }
 
 static struct keyword_state *state_of(const void *p)
@@ -142,7 +133,7 @@ static void keyword_unref(void *state)
 		return;
 	kw_rules_free(st->rules);
 	free(st->path);
-	words_clear(&st->types);
+	conf_words_free(&st->types);
 	st->magic = 0;
 	free(st);
 }
@@ -179,13 +170,7 @@ static void *keyword_build(const void *mconf, void *old_state, FILE *errors)
 	st->rules = rules;
 	st->max_decoded_size = c->max_decoded_size;
 	st->max_ratio = (unsigned)c->max_ratio;
-	st->types.n = c->content_types.n;
-	st->types.v = calloc(st->types.n ? st->types.n : 1, sizeof(char *));
-	if (st->types.v == NULL)
-		abort();
-	for (size_t i = 0; i < st->types.n; i++)
-		if ((st->types.v[i] = strdup(c->content_types.v[i])) == NULL)
-			abort();
+	conf_words_copy(&st->types, &c->content_types);
 	snprintf(st->version, sizeof(st->version), "%.16s/%llu/%u", kw_rules_digest(rules),
 	         (unsigned long long)(st->max_decoded_size >> 10), st->max_ratio);
 	return st;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_util.h"
 #include "blockpage.h"
 
 #define CHECK(c)                                                                                   \
@@ -30,40 +31,6 @@
 #define NVARS 6
 
 static const char markers_template[] = "{{url}}|{{reason}}|{{module}}|{{service}}|{{time}}|{{id}}";
-
-/* An independent UTF-8 check (RFC 3629). */
-static bool valid_utf8(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n;
-		uint32_t cp, min;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 2, cp = c & 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 3, cp = c & 0x0f, min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 4, cp = c & 0x07, min = 0x10000;
-		} else {
-			return false;
-		}
-		if (i + n > len)
-			return false;
-		for (size_t k = 1; k < n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += n;
-	}
-	return true;
-}
 
 /* True if valid UTF-8 holds a character that the page drops. */
 static bool has_dropped(const unsigned char *s, size_t len)
@@ -90,7 +57,7 @@ static bool starts(const unsigned char *s, size_t len, const char *prefix)
 /* Checks escaped page text: no markup byte, valid UTF-8, no control character. */
 static void check_page_text(const unsigned char *s, size_t len)
 {
-	CHECK(valid_utf8(s, len));
+	CHECK(fz_valid_utf8(s, len));
 	CHECK(!has_dropped(s, len));
 	for (size_t i = 0; i < len; i++) {
 		CHECK(s[i] != '<' && s[i] != '>' && s[i] != '"' && s[i] != '\'' && s[i] != '`');
@@ -229,7 +196,7 @@ static void fuzz_escape(const uint8_t *data, size_t size)
 	CHECK(n >= 0 && (size_t)n == evbuffer_get_length(b));
 	unsigned char *out = evbuffer_pullup(b, -1);
 	check_page_text(out, (size_t)n);
-	if (valid_utf8(data, size) && !has_dropped(data, size)) {
+	if (fz_valid_utf8(data, size) && !has_dropped(data, size)) {
 		size_t m = unescape(out, (size_t)n);
 		CHECK(m == size && (size == 0 || memcmp(out, data, size) == 0));
 	}
@@ -243,7 +210,7 @@ static void fuzz_template(const uint8_t *data, size_t size)
 		return;
 	CHECK(size > 0 && size <= BLOCKPAGE_TEMPLATE_MAX);
 	CHECK(memchr(data, '\0', size) == NULL);
-	CHECK(valid_utf8(data, size));
+	CHECK(fz_valid_utf8(data, size));
 
 	struct evbuffer *h = evbuffer_new(), *b = evbuffer_new();
 	CHECK(h != NULL && b != NULL);
