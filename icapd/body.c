@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define BODY_MAGIC 0x424f4459u /* "BODY" */
@@ -393,6 +394,18 @@ bool body_complete(const struct body *b)
 	return b->status == BODY_OK;
 }
 
+enum body_status body_status(const struct body *b)
+{
+	assert(b->magic == BODY_MAGIC);
+	return b->status;
+}
+
+uint64_t body_kept(const struct body *b)
+{
+	assert(b->magic == BODY_MAGIC);
+	return b->stored;
+}
+
 const unsigned char *body_sha256(const struct body *b)
 {
 	assert(b->magic == BODY_MAGIC && b->finished);
@@ -458,17 +471,31 @@ int body_fd(struct body *b)
 	if (b->fd >= 0)
 		return b->fd;
 
-	/* A memory body: write it out once, whichever thread asks first. */
+	/* A memory body: write it out once, whichever thread asks first, to a
+	 * memfd sealed against writes (a scanner process gets it and must not
+	 * change what is sent on; and a full spool disk does not stop the scan of
+	 * a small body), or to the spool where memfds are missing. */
 	pthread_mutex_lock(&b->fd_lock);
 	int fd = b->mem_fd, e = 0;
+	bool sealable = false;
 	if (fd < 0) {
-		fd = spool_open(b->spool_dir);
+		fd = memfd_create("icapd-body", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		sealable = fd >= 0;
+		if (fd < 0)
+			fd = spool_open(b->spool_dir);
 		for (size_t i = 0; fd >= 0 && i < b->nsegs; i++) {
 			if (write_all(fd, b->segs[i].p, b->segs[i].len, b->segs[i].off) < 0) {
 				e = errno;
 				close(fd);
 				fd = -1;
 			}
+		}
+		if (fd >= 0 && sealable &&
+		    fcntl(fd, F_ADD_SEALS,
+		          F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
+			e = errno;
+			close(fd);
+			fd = -1;
 		}
 		if (fd < 0 && e == 0)
 			e = errno;
@@ -478,6 +505,25 @@ int body_fd(struct body *b)
 	if (fd < 0)
 		errno = e;
 	return fd;
+}
+
+struct body *body_from_fd(int fd, uint64_t length, uint64_t kept, enum body_status status,
+                          const unsigned char sha256[32])
+{
+	struct body *b = calloc(1, sizeof(*b) + 1);
+	if (b == NULL)
+		abort();
+	b->magic = BODY_MAGIC;
+	b->finished = true;
+	b->status = fd < 0 ? BODY_IO_ERROR : status;
+	b->length = length;
+	b->stored = kept;
+	b->fd = fd;
+	b->mem_fd = -1;
+	memcpy(b->sha256, sha256, SHA256_LEN);
+	if (pthread_mutex_init(&b->fd_lock, NULL) != 0)
+		abort();
+	return b;
 }
 
 int body_copy_to(const struct body *b, uint64_t off, size_t len, struct evbuffer *dst)

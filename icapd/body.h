@@ -81,6 +81,20 @@ ssize_t body_read(const struct body *b, uint64_t off, void *buf, size_t len);
 int body_fd(struct body *b);
 
 /*
+ * A finished body over fd (which it then owns), as a scanner process gets
+ * one: length bytes arrived, the first kept of them are in the file, with
+ * the given status and digest. fd -1 makes a body in BODY_IO_ERROR.
+ */
+struct body *body_from_fd(int fd, uint64_t length, uint64_t kept, enum body_status status,
+                          const unsigned char sha256[32]);
+
+/* The status the body ended with (BODY_OK, BODY_OVER or BODY_IO_ERROR). */
+enum body_status body_status(const struct body *b);
+
+/* Bytes kept (readable): body_length unless the body is over max_size. */
+uint64_t body_kept(const struct body *b);
+
+/*
  * Appends kept bytes [off, off+len) to dst (for replies). Returns 0, or -1 if
  * the range is not all kept (dst untouched) or on an I/O error (dst may then
  * hold the first part of the range). Same threading rules as body_read.

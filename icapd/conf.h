@@ -70,6 +70,8 @@ struct conf {
 	unsigned long long body_memory, max_body_size;
 	char *spool_dir;
 	unsigned long long scan_threads;
+	bool scan_isolation;                /* scans in scanner processes (scanner_pool.h) */
+	unsigned long long scan_timeout_ms; /* a scanner that takes longer is killed */
 	unsigned long long watch_interval_ms;
 	unsigned long long cache_memory, cache_ttl_ms;
 	char *redis; /* NULL: no shared tier */

@@ -314,7 +314,7 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	/* Backpressure: while the scan threads are saturated, bodies wait in
 	 * the socket (and so at the proxy and the origin), not in the spool. */
-	if (c->txn != NULL && txn_storing(c->txn) && workq_saturated(c->srv->workq)) {
+	if (c->txn != NULL && txn_storing(c->txn) && server_scans_saturated(c->srv)) {
 		c->scan_wait = true;
 		metrics_backpressure();
 		update_events(c);
@@ -505,7 +505,7 @@ void conn_resume_scan_waiters(void *arg)
 	struct conn *c;
 	TAILQ_FOREACH(c, &s->conns, link)
 	{
-		if (workq_saturated(s->workq))
+		if (server_scans_saturated(s))
 			return;
 		if (c->scan_wait) {
 			c->scan_wait = false;

@@ -13,6 +13,7 @@
 #include "blockpage.h"
 #include "module.h"
 #include "netaddr.h"
+#include "scanner_pool.h"
 #include "tls.h"
 
 /*
@@ -132,6 +133,7 @@ bool generation_stale(const struct generation *g)
 
 static void generation_free(struct generation *g)
 {
+	scanner_pool_free(g->scanners);
 	for (size_t i = 0; i < g->nmods; i++)
 		g->mods[i].module->unref(g->mods[i].state);
 	free(g->mods);

@@ -18,6 +18,7 @@
 #define GENERATION_MAGIC 0x47454e31u
 
 struct module;
+struct scanner_pool;
 struct tls_contexts;
 
 /* One module's state in a generation (shared with others when unchanged). */
@@ -42,6 +43,9 @@ struct generation {
 	struct gen_chain *chains; /* parallel to conf->services */
 	struct blockpage *blockpage;
 	struct tls_contexts *tls; /* one per conf->listen_tls (tls.h) */
+	/* Its scanner processes, once it is in service with scan_isolation on
+	 * (scanner_pool.h); NULL otherwise. Freed with the generation. */
+	struct scanner_pool *scanners;
 };
 
 /* Command-line settings that override the file, kept across reloads. */

@@ -31,6 +31,7 @@
 #include "server.h"
 #include "rcache.h"
 #include "vcache.h"
+#include "scanner_pool.h"
 #include "workq.h"
 
 #ifndef ICAPD_SYSCONFDIR
@@ -67,6 +68,13 @@ void server_update_accepting(struct server *s)
 	bool want = !s->stopping && s->nconns < s->gen->conf->max_connections;
 	if (want != s->accepting)
 		listener_set_accepting(s, want);
+}
+
+bool server_scans_saturated(const struct server *s)
+{
+	if (s->gen->scanners != NULL)
+		return scanner_pool_saturated(s->gen->scanners);
+	return s->workq != NULL && workq_saturated(s->workq);
 }
 
 void server_conn_closed(struct server *s)
@@ -213,6 +221,32 @@ static int detach(void)
 	return f ? 0 : -1;
 }
 
+static bool no_build_running(void *arg)
+{
+	return !reload_building(arg);
+}
+
+/* The scanner processes of the first generation, or the scan threads. */
+static int start_scanning(struct server *s)
+{
+	if (!s->gen->conf->scan_isolation) {
+		s->workq = workq_new(s->base, (unsigned)s->gen->conf->scan_threads,
+		                     conn_resume_scan_waiters, s);
+		if (s->workq == NULL) {
+			log_error("cannot start the scan threads");
+			return -1;
+		}
+		return 0;
+	}
+	struct scanner_pools_config cfg = {
+	        .drained = conn_resume_scan_waiters,
+	        .can_fork = no_build_running,
+	        .arg = s,
+	};
+	s->scanners = scanner_pools_new(s->base, &cfg);
+	return scanner_pools_attach(s->scanners, s->gen);
+}
+
 /*
  * Bodies move through the heap in blocks of 16 KiB to 1 MiB. glibc serves
  * blocks over 128 KiB with fresh mmap()s and gives them back on free, so
@@ -336,17 +370,18 @@ int main(int argc, char **argv)
 		log_error("cannot create the event loop");
 		return 1;
 	}
-	s.workq = workq_new(s.base, (unsigned)s.gen->conf->scan_threads, conn_resume_scan_waiters,
-	                    &s);
-	if (s.workq == NULL) {
-		log_error("cannot start the scan threads");
-		return 1;
-	}
 	if (s.gen->conf->redis != NULL && (s.rcache = open_redis(s.base, s.gen->conf)) == NULL)
 		return 1;
 	if (s.gen->conf->cache_memory > 0 || s.rcache != NULL)
 		s.vcache =
 		        vcache_new(s.gen->conf->cache_memory, s.gen->conf->cache_ttl_ms, s.rcache);
+	/* Before the listeners: a client that sees the port open may signal. */
+	int sigs[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
+	struct event *sigev[4];
+	for (int i = 0; i < 4; i++) {
+		sigev[i] = evsignal_new(s.base, sigs[i], signal_cb, &s);
+		evsignal_add(sigev[i], NULL);
+	}
 	if (listener_open_all(&s) < 0)
 		return 1;
 	if (s.gen->conf->admin_listen != NULL && admin_open(&s, s.gen->conf->admin_listen) < 0)
@@ -358,26 +393,25 @@ int main(int argc, char **argv)
 		}
 		log_open(s.gen->conf, true);
 	}
+	/* After the fork of detach(): threads do not survive a fork. */
+	if (start_scanning(&s) < 0)
+		return 1;
 
-	int sigs[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
-	struct event *sigev[4];
-	for (int i = 0; i < 4; i++) {
-		sigev[i] = evsignal_new(s.base, sigs[i], signal_cb, &s);
-		evsignal_add(sigev[i], NULL);
-	}
 	s.watch = event_new(s.base, -1, EV_PERSIST, watch_cb, &s);
 	if (s.gen->conf->watch_interval_ms > 0) {
 		unsigned long long ms = s.gen->conf->watch_interval_ms;
 		struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 		evtimer_add(s.watch, &tv);
 	}
-	log_info("icapd %s started, %zu services, %u scan threads", ICAPD_VERSION,
-	         s.gen->conf->nservices, workq_threads(s.workq));
+	log_info("icapd %s started, %zu services, scans in %s", ICAPD_VERSION,
+	         s.gen->conf->nservices, s.scanners != NULL ? "scanner processes" : "threads");
 	event_base_dispatch(s.base);
 
 	log_info("stopped");
 	conn_close_all(&s);
 	workq_free(s.workq);
+	if (s.scanners != NULL)
+		scanner_pools_fail_all(s.scanners);
 	vcache_free(s.vcache);
 	rcache_free(s.rcache);
 	event_free(s.watch);
@@ -389,6 +423,7 @@ int main(int argc, char **argv)
 	if (s.stop_deadline != NULL)
 		event_free(s.stop_deadline);
 	generation_unref(s.gen);
+	scanner_pools_free(s.scanners);
 	free(s.conf_path);
 	event_base_free(s.base);
 	libevent_global_shutdown();

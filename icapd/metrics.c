@@ -33,6 +33,7 @@ static atomic_ullong connections_total;
 static atomic_ullong refused_icap, refused_admin;
 static atomic_ullong reloads_ok, reloads_failed;
 static atomic_ullong backpressure;
+static atomic_ullong scanner_events[METRICS_SCANNER_EVENTS];
 
 /* Scans by deciding module and outcome; a few modules exist, so a small
  * table found by name (names are static strings of the module table). */
@@ -118,6 +119,11 @@ void metrics_connection(int delta)
 		ADD(connections_total, (unsigned long long)delta);
 }
 
+void metrics_scanner(enum metrics_scanner_event e)
+{
+	ADD(scanner_events[e], 1);
+}
+
 void metrics_connection_refused(bool admin)
 {
 	if (admin)
@@ -200,4 +206,28 @@ void metrics_render(struct evbuffer *out)
 	        GET(bytes_received), GET(bytes_sent), GET(connections), GET(connections_total),
 	        GET(refused_icap), GET(refused_admin), GET(backpressure), GET(reloads_ok),
 	        GET(reloads_failed));
+	evbuffer_add_printf(
+	        out,
+	        "# HELP icapd_scanner_processes_started_total Scanner processes started.\n"
+	        "# TYPE icapd_scanner_processes_started_total counter\n"
+	        "icapd_scanner_processes_started_total %llu\n"
+	        "# HELP icapd_scanner_processes_lost_total Scanner processes that died "
+	        "(crash: a signal or an error exit) or were killed (timeout: busy past "
+	        "scan_timeout).\n"
+	        "# TYPE icapd_scanner_processes_lost_total counter\n"
+	        "icapd_scanner_processes_lost_total{reason=\"crash\"} %llu\n"
+	        "icapd_scanner_processes_lost_total{reason=\"timeout\"} %llu\n"
+	        "# HELP icapd_scan_retries_total Scans sent again to another scanner after "
+	        "theirs was lost.\n"
+	        "# TYPE icapd_scan_retries_total counter\n"
+	        "icapd_scan_retries_total %llu\n"
+	        "# HELP icapd_scan_failed_closed_total Bodies blocked because two scanners "
+	        "were lost on them.\n"
+	        "# TYPE icapd_scan_failed_closed_total counter\n"
+	        "icapd_scan_failed_closed_total %llu\n",
+	        GET(scanner_events[METRICS_SCANNER_STARTED]),
+	        GET(scanner_events[METRICS_SCANNER_CRASHED]),
+	        GET(scanner_events[METRICS_SCANNER_TIMED_OUT]),
+	        GET(scanner_events[METRICS_SCANNER_RETRY]),
+	        GET(scanner_events[METRICS_SCANNER_FAILED_CLOSED]));
 }

@@ -28,6 +28,17 @@ void metrics_reload(bool ok);
  * (enum verdict_kind), whether the message was blocked, time on the thread. */
 void metrics_scan(const char *module, int kind, bool blocked, uint64_t duration_us);
 
+/* What happened to scanner processes (scanner_pool.c). */
+enum metrics_scanner_event {
+	METRICS_SCANNER_STARTED,       /* a scanner process came up */
+	METRICS_SCANNER_CRASHED,       /* one died of a signal or an error exit */
+	METRICS_SCANNER_TIMED_OUT,     /* one was killed after scan_timeout */
+	METRICS_SCANNER_RETRY,         /* a scan went again to another scanner */
+	METRICS_SCANNER_FAILED_CLOSED, /* a body failed two scanners: blocked */
+	METRICS_SCANNER_EVENTS
+};
+void metrics_scanner(enum metrics_scanner_event e);
+
 /* Appends the whole exposition to out. */
 void metrics_render(struct evbuffer *out);
 

@@ -49,6 +49,9 @@ struct verdict {
 	 * access log only when log_matches is on: it can say what a user
 	 * visited or wrote. */
 	char detail[192];
+	/* A VERDICT_ERROR that blocks whatever on_scan_error says: the body
+	 * killed two scanner processes, which is what an exploit looks like. */
+	bool fail_closed;
 };
 
 struct conf_service;

@@ -11,6 +11,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "scanner_pool.h"
 
 struct reload {
 	pthread_t thread;
@@ -69,6 +70,12 @@ static void swap_in(struct server *s, struct generation *g)
 		if (c->admin_listen != NULL && admin_open(s, c->admin_listen) < 0)
 			log_error("reload: admin listener not started");
 	}
+	if (g->conf->scan_isolation != (s->scanners != NULL))
+		log_warn("reload: scan_isolation changed; it takes effect after a restart");
+	/* Its scanners start before the first scan needs them (the build
+	 * thread is joined: nothing else runs as the zygote forks). */
+	if (s->scanners != NULL)
+		scanner_pools_attach(s->scanners, g);
 	struct generation *old = s->gen;
 	s->gen = g;
 	generation_unref(old);
@@ -123,6 +130,11 @@ void reload_start(struct server *s)
 		log_error("reload: cannot start a thread");
 		metrics_reload(false);
 	}
+}
+
+bool reload_building(const struct server *s)
+{
+	return s->reload != NULL && s->reload->running;
 }
 
 void reload_cleanup(struct server *s)

@@ -12,6 +12,9 @@
 /* Starts a reload, or queues one if a reload is already running. */
 void reload_start(struct server *s);
 
+/* True while a reload's build thread runs. */
+bool reload_building(const struct server *s);
+
 /* Waits for a running reload and frees its state (at exit). */
 void reload_cleanup(struct server *s);
 

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "hdr_parse.h"
+#include "scanner_pool.h"
 
 static uint64_t now_us(void)
 {
@@ -52,6 +53,7 @@ struct scan *scan_new(struct generation *g, const struct conf_service *svc, enum
 	s->gen = generation_ref(g);
 	s->chain = generation_chain(g, svc);
 	s->svc = svc;
+	s->enc = *enc;
 	s->msg.method = method;
 	s->msg.svc = svc;
 	s->msg.client = s->client = copy_or_null(client);
@@ -165,7 +167,10 @@ void scan_submit(struct scan *s, struct workq *q, void (*done)(void *arg), void 
 	s->arg = arg;
 	s->job.run = run;
 	s->job.done = finished;
-	workq_submit(q, &s->job);
+	if (s->gen->scanners != NULL)
+		scanner_pool_submit(s->gen->scanners, s);
+	else
+		workq_submit(q, &s->job);
 }
 
 void scan_detach(struct scan *s)

@@ -24,6 +24,7 @@ struct scan {
 	const struct conf_service *svc;
 	const struct gen_chain *chain;
 	char *heads;         /* copy of the encapsulated HTTP header blocks */
+	struct encap enc;    /* where they lie in heads */
 	char *client, *user; /* copies for msg */
 	struct http_head *req_head, *res_head;
 	struct module_msg msg;
@@ -35,6 +36,7 @@ struct scan {
 	void (*done)(void *arg); /* on the loop, unless detached */
 	void *arg;
 	bool detached;
+	unsigned attempts; /* scanner processes lost on this scan (scanner_pool.c) */
 };
 
 /*
@@ -54,7 +56,8 @@ bool scan_judge_headers(struct scan *s);
  * says why (for the log), or is NULL. */
 bool scan_wants_body(struct scan *s, const char **skip);
 
-/* Runs the modules on the complete body on a scan thread; done(arg) follows. */
+/* Runs the modules on the complete body in one of the generation's scanner
+ * processes, or else on a scan thread of q; done(arg) follows on the loop. */
 void scan_submit(struct scan *s, struct workq *q, void (*done)(void *arg), void *arg);
 
 /* Runs the modules on the complete body now, on this thread (icapd --scan). */

@@ -28,10 +28,11 @@ struct server {
 	size_t nlisteners;
 	bool accepting; /* false while at the connection limit */
 	struct admin *admin;
-	struct workq *workq;   /* the scan threads */
-	struct vcache *vcache; /* verdicts by content (NULL: cache memory 0) */
-	struct rcache *rcache; /* its shared tier in Redis, or NULL */
-	struct event *watch;   /* looks for changed signatures and lists */
+	struct workq *workq;            /* the scan threads (scan_isolation off), or NULL */
+	struct scanner_pools *scanners; /* scanner processes (scan_isolation on), or NULL */
+	struct vcache *vcache;          /* verdicts by content (NULL: cache memory 0) */
+	struct rcache *rcache;          /* its shared tier in Redis, or NULL */
+	struct event *watch;            /* looks for changed signatures and lists */
 
 	TAILQ_HEAD(, conn) conns;
 	size_t nconns;
@@ -43,6 +44,11 @@ struct server {
 
 /* Called by conn when a connection is gone: frees a slot under the limit. */
 void server_conn_closed(struct server *s);
+
+/* True while more scans wait than the scan threads or the current
+ * generation's scanner processes can start soon: time to stop reading
+ * new bodies. */
+bool server_scans_saturated(const struct server *s);
 
 /* Enables or disables accepting as the connection count allows. */
 void server_update_accepting(struct server *s);

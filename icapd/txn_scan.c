@@ -258,7 +258,8 @@ enum txn_result txn_scan_reply(struct txn *t, struct evbuffer *out)
 	const struct scan *s = t->scan;
 	const struct verdict *v = &s->verdict;
 	bool block = v->kind == VERDICT_BLOCK ||
-	             (v->kind == VERDICT_ERROR && t->svc->on_scan_error == CONF_SCAN_ERROR_BLOCK);
+	             (v->kind == VERDICT_ERROR &&
+	              (t->svc->on_scan_error == CONF_SCAN_ERROR_BLOCK || v->fail_closed));
 	bool may_204 = t->allow204 || (t->preview && !t->continued);
 
 	note_verdict(t, v);

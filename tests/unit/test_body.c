@@ -258,10 +258,15 @@ static void test_small_in_memory(void **state)
 	assert_int_equal(evbuffer_get_length(dst), 3000);
 	assert_memory_equal(evbuffer_pullup(dst, -1), p, 3000);
 	evbuffer_free(dst);
-	/* body_fd must spill it, and cannot; reads still work. */
-	errno = 0;
-	assert_int_equal(body_fd(b), -1);
-	assert_int_equal(errno, ENOENT);
+	/* body_fd gives a sealed memfd: no spool needed, and nobody can write it. */
+	int fd = body_fd(b);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "x", 1, 0), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(ftruncate(fd, 0), -1);
+	unsigned char got[3000];
+	assert_int_equal(pread(fd, got, sizeof(got), 0), 3000);
+	assert_memory_equal(got, p, 3000);
 	assert_contents(b, p, 3000, 512);
 	body_free(b);
 	free(p);
@@ -437,7 +442,12 @@ static void check_fd(void **state, struct body *b, const unsigned char *p, size_
 	struct stat st;
 	assert_int_equal(fstat(fd, &st), 0);
 	assert_int_equal(st.st_size, (off_t)n);
-	assert_int_equal(st.st_mode & 0777, 0600);
+	/* A spool file is the server's alone; a memory body's memfd is sealed. */
+	int seals = fcntl(fd, F_GET_SEALS);
+	if (seals > 0)
+		assert_int_equal(seals & F_SEAL_WRITE, F_SEAL_WRITE);
+	else
+		assert_int_equal(st.st_mode & 0777, 0600);
 	unsigned char *got = malloc(n + 1);
 	assert_non_null(got);
 	assert_int_equal(pread(fd, got, n + 1, 0), (ssize_t)n);
@@ -469,6 +479,38 @@ static void test_fd_spilled_body(void **state)
 	assert_int_equal(body_finish(b), BODY_OK);
 	check_fd(state, b, p, 300000);
 	body_free(b);
+	free(p);
+}
+
+/* What a scanner process makes of a descriptor: the same reads, lengths,
+ * statuses and digest; fd -1 is a body that could not be stored. */
+static void test_from_fd(void **state)
+{
+	unsigned char *p = pattern(20000, 9);
+	struct body *src = new_body(state, 1024, UINT64_MAX);
+	assert_int_equal(body_append_mem(src, p, 20000), BODY_OK);
+	assert_int_equal(body_finish(src), BODY_OK);
+	int fd = dup(body_fd(src));
+	assert_true(fd >= 0);
+
+	struct body *b = body_from_fd(fd, 25000, 20000, BODY_OVER, body_sha256(src));
+	assert_int_equal(body_length(b), 25000);
+	assert_int_equal(body_kept(b), 20000);
+	assert_int_equal(body_status(b), BODY_OVER);
+	assert_false(body_complete(b));
+	assert_memory_equal(body_sha256(b), body_sha256(src), 32);
+	assert_int_equal(body_fd(b), fd);
+	assert_contents(b, p, 20000, 777);
+	body_free(b); /* closes fd */
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+
+	b = body_from_fd(-1, 10, 10, BODY_OK, body_sha256(src));
+	assert_int_equal(body_status(b), BODY_IO_ERROR);
+	char c;
+	assert_int_equal(body_read(b, 0, &c, 1), -1);
+	assert_int_equal(body_fd(b), -1);
+	body_free(b);
+	body_free(src);
 	free(p);
 }
 
@@ -770,6 +812,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_mkstemp_fallback, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_copy_to, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_from_fd, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_large_append, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,263 @@
+"""Scanner processes (scan_isolation on, the default; scanner_pool.h).
+
+The body modules run in sandboxed processes forked from the server through a
+per-generation zygote. Checked: the process tree (a zygote and scan_threads
+scanners, each with no_new_privs and a seccomp filter); verdicts through
+them; a scanner killed mid-scan is replaced and its scan retried with the
+right verdict; a body that crashes or hangs two scanners fails closed (the
+block page, even under on_scan_error allow) and the scanners are back within
+two seconds; a killed zygote is replaced; scanners killed every fraction of a
+second under load never let EICAR through or block a clean body; a reload
+starts the new generation's scanners and ends the old ones; scan_isolation
+off scans in threads.
+
+The san build (the one `make check` runs) has a fault switch: a body that
+starts with ICAPD-FAULT-CRASH / -HANG / -SLOW makes its scanner abort, hang,
+or take 3 s (scanner_worker.c).
+"""
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+import icap_client as ic
+from conftest import EICAR, icapd_has_module, pseudo_random, with_eicar
+from procs import poll
+from promtext import metric
+
+pytestmark = pytest.mark.skipif(not icapd_has_module("clamav"),
+                                reason="icapd built --without-clamav")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SIGS = os.path.join(ROOT, "conf", "signatures")
+SCANNERS = 2
+
+SERVICES = """
+module clamav { signatures %s; }
+service /respmod { methods RESPMOD; chain clamav; }
+service /lenient { methods RESPMOD; chain clamav; on_scan_error allow; }
+""" % SIGS
+
+REQ = ic.http_request_head(url="http://downloads.test/f.bin", host="downloads.test")
+
+
+def fault_build():
+    return "build-san" in (os.environ.get("ICAPD") or "")
+
+
+needs_faults = pytest.mark.skipif(not fault_build(),
+                                  reason="fault switch only in the san build (ICAPD=build-san/icapd)")
+
+
+def respmod(srv, body, service="respmod"):
+    h = ["Host: " + srv.hostport, "Allow: 204"]
+    return ic.build("RESPMOD", srv.uri(service), h, req_hdr=REQ,
+                    res_hdr=ic.http_response_head(length=len(body)), body=body)
+
+
+def scan(srv, body, service="respmod", timeout=30):
+    return ic.request(srv.host, srv.port, respmod(srv, body, service), timeout=timeout)
+
+
+def children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces, so split after ")".
+        comm = st[st.index("(") + 1:st.rindex(")")]
+        ppid = int(st[st.rindex(")") + 2:].split()[1])
+        if ppid == pid:
+            out.append((int(d), comm))
+    return out
+
+
+def zygotes(srv):
+    return [p for p, c in children(srv.pid) if c == "icapd-zygote"]
+
+
+def scanners(srv):
+    return [p for z in zygotes(srv) for p, c in children(z) if c == "icapd-scanner"]
+
+
+def status_field(pid, name):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(name + ":"):
+                return line.split(":", 1)[1].strip()
+    return None
+
+
+def wchan(pid):
+    with open("/proc/%d/wchan" % pid) as f:
+        return f.read()
+
+
+def wait_scanners(srv, n=SCANNERS, timeout=2.0):
+    """The scanners are back (n of them under one zygote) within timeout."""
+    return poll(lambda: len(zygotes(srv)) == 1 and len(scanners(srv)) == n, timeout)
+
+
+def start(factory, scan_timeout="2s"):
+    srv = factory(services=SERVICES, directives={
+        "scan_threads": str(SCANNERS), "scan_timeout": scan_timeout, "watch_interval": "0"})
+    assert wait_scanners(srv, timeout=10), children(srv.pid)
+    return srv
+
+
+@pytest.fixture
+def iso(icapd_factory):
+    return start(icapd_factory)
+
+
+def assert_blocked(r, module=None):
+    assert r.status == 200, r
+    assert r.blocks["res-hdr"].startswith(b"HTTP/1.1 403 "), r.blocks["res-hdr"][:200]
+
+
+def test_process_tree_and_sandbox(iso):
+    (z,) = zygotes(iso)
+    ss = scanners(iso)
+    assert len(ss) == SCANNERS
+    for p in ss:
+        assert status_field(p, "NoNewPrivs") == "1"
+        assert status_field(p, "Seccomp") == "2"  # a filter is loaded
+        # Nothing but the standard descriptors and its socket to the server.
+        fds = sorted(int(x) for x in os.listdir("/proc/%d/fd" % p))
+        assert fds == [0, 1, 2, 3], fds
+    assert scan(iso, b"clean body " * 100).status == 204
+    assert_blocked(scan(iso, with_eicar(4000, "middle")))
+    m = iso.metrics()
+    assert metric(m, "icapd_scanner_processes_started_total") == SCANNERS
+
+
+@needs_faults
+def test_scanner_killed_mid_scan_is_retried(icapd_factory):
+    iso = start(icapd_factory, scan_timeout="20s")
+    body = b"ICAPD-FAULT-SLOW" + pseudo_random(5000)
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("r", scan(iso, body)))
+    t.start()
+    time.sleep(1.0)  # the scanner sleeps 3 s before it scans
+    busy = [p for p in scanners(iso) if "sleep" in wchan(p)]
+    assert len(busy) == 1, [(p, wchan(p)) for p in scanners(iso)]
+    os.kill(busy[0], signal.SIGKILL)
+    assert wait_scanners(iso), "scanners not replaced within 2 s"
+    assert busy[0] not in scanners(iso)
+    t.join(30)
+    assert result["r"].status == 204  # clean, scanned by a fresh scanner
+    m = iso.metrics()
+    assert metric(m, "icapd_scan_retries_total") == 1
+    assert metric(m, "icapd_scan_failed_closed_total") == 0
+
+
+@needs_faults
+@pytest.mark.parametrize("fault", ["CRASH", "HANG"])
+def test_body_that_kills_two_scanners_fails_closed(iso, fault):
+    body = b"ICAPD-FAULT-" + fault.encode() + b" " + pseudo_random(2000)
+    t0 = time.monotonic()
+    # on_scan_error allow does not let it through either.
+    r = scan(iso, body, service="lenient")
+    took = time.monotonic() - t0
+    assert_blocked(r)
+    assert b"scanner" in r.body
+    if fault == "HANG":
+        assert 3.5 < took < 10, took  # two scan_timeouts of 2 s
+    assert wait_scanners(iso), "scanners not replaced within 2 s"
+    m = iso.metrics()
+    assert metric(m, "icapd_scan_failed_closed_total") == 1
+    reason = "timeout" if fault == "HANG" else "crash"
+    assert metric(m, "icapd_scanner_processes_lost_total", reason=reason) == 2
+    # Not cached: the same body fails the same way again, a clean one passes.
+    assert scan(iso, b"fine " * 50).status == 204
+    assert "blocked-unscanned" in "\n".join(iso.read_access_log())
+
+
+def test_killed_zygote_is_replaced(iso):
+    (z,) = zygotes(iso)
+    os.kill(z, signal.SIGKILL)
+    assert poll(lambda: zygotes(iso) not in ([], [z]), 5), children(iso.pid)
+    assert poll(lambda: len(scanners(iso)) == SCANNERS, 5)
+    assert scan(iso, b"after the zygote " * 20).status == 204
+    assert_blocked(scan(iso, with_eicar(3000, "end")))
+
+
+def test_kills_under_load_never_give_a_wrong_verdict(iso):
+    """Clients scan unique clean and infected bodies while a scanner is
+    killed every 0.3 s: every answer is right (a scan may fail closed only
+    if two scanners were lost on it, which the counter tells)."""
+    stop = time.monotonic() + 6
+    wrong, answers, errors = [], [0], []
+
+    def client(seed):
+        i = 0
+        while time.monotonic() < stop:
+            i += 1
+            infected = i % 4 == 0
+            body = with_eicar(20000, "middle") if infected else pseudo_random(20000)
+            # unique content: no cache hits
+            body = b"%d-%d " % (seed, i) + body
+            try:
+                r = scan(iso, body)
+            except ic.ICAPError as e:
+                errors.append(repr(e))
+                continue
+            answers[0] += 1
+            blocked = r.status == 200 and r.blocks.get("res-hdr", b"").startswith(b"HTTP/1.1 403")
+            if infected and not blocked:
+                wrong.append(("infected passed", r.status))
+            if not infected and r.status != 204:
+                wrong.append(("clean blocked", r.status, r.header("X-Violations-Found")))
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    kills = 0
+    while time.monotonic() < stop:
+        time.sleep(0.3)
+        ss = scanners(iso)
+        if ss:
+            try:
+                os.kill(ss[kills % len(ss)], signal.SIGKILL)
+                kills += 1
+            except ProcessLookupError:
+                pass
+    for t in threads:
+        t.join(60)
+    m = iso.metrics()
+    failed_closed = metric(m, "icapd_scan_failed_closed_total")
+    infected_passed = [w for w in wrong if w[0] == "infected passed"]
+    assert not infected_passed, infected_passed
+    assert len(wrong) <= failed_closed, (wrong, failed_closed)
+    assert not errors, errors[:5]
+    assert answers[0] > 20 and kills >= 5, (answers, kills)
+    assert wait_scanners(iso)
+
+
+def test_reload_replaces_the_scanners(iso):
+    (z,) = zygotes(iso)
+    old = set(scanners(iso))
+    before = metric(iso.metrics(), "icapd_reloads_total", result="ok") or 0
+    iso.signal(signal.SIGHUP)
+    assert poll(lambda: metric(iso.metrics(), "icapd_reloads_total", result="ok") == before + 1, 10)
+    # The old generation has no scan left: its zygote and scanners end.
+    assert poll(lambda: zygotes(iso) != [z] and len(zygotes(iso)) == 1, 5), children(iso.pid)
+    assert poll(lambda: len(scanners(iso)) == SCANNERS, 5)
+    assert not old & set(scanners(iso))
+    assert_blocked(scan(iso, with_eicar(3000, "start")))
+
+
+def test_isolation_off_scans_in_threads(icapd_factory):
+    srv = icapd_factory(services=SERVICES, directives={"scan_isolation": "off",
+                                                       "scan_threads": "2"})
+    assert children(srv.pid) == []
+    assert scan(srv, b"clean " * 100).status == 204
+    assert_blocked(scan(srv, with_eicar(4000, "middle")))
