@@ -3,7 +3,11 @@
  *
  * Start-up order: read and check the configuration (every error reported),
  * open the logs, bind the listeners (so a taken port fails loudly, before
- * going to the background), then detach unless -f, and run the loop.
+ * going to the background), detach unless -f, drop root for the "user" of
+ * the configuration (everything that needed root is done by then: the
+ * listeners are bound, the TLS keys and the Redis secret read, the logs
+ * open), start the scan threads (after the fork: threads do not survive
+ * it), and run the loop.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -25,6 +29,7 @@
 #include "listener.h"
 #include "log.h"
 #include "netaddr.h"
+#include "privdrop.h"
 #include "reload.h"
 #include "check_url_cli.h"
 #include "scan_cli.h"
@@ -336,11 +341,13 @@ int main(int argc, char **argv)
 		log_error("cannot create the event loop");
 		return 1;
 	}
-	s.workq = workq_new(s.base, (unsigned)s.gen->conf->scan_threads, conn_resume_scan_waiters,
-	                    &s);
-	if (s.workq == NULL) {
-		log_error("cannot start the scan threads");
-		return 1;
+	/* Before the listeners open: a SIGHUP sent as soon as the port answers
+	 * (SIGHUP's default action ends the process) waits for the loop. */
+	int sigs[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
+	struct event *sigev[4];
+	for (int i = 0; i < 4; i++) {
+		sigev[i] = evsignal_new(s.base, sigs[i], signal_cb, &s);
+		evsignal_add(sigev[i], NULL);
 	}
 	if (s.gen->conf->redis != NULL && (s.rcache = open_redis(s.base, s.gen->conf)) == NULL)
 		return 1;
@@ -358,13 +365,15 @@ int main(int argc, char **argv)
 		}
 		log_open(s.gen->conf, true);
 	}
-
-	int sigs[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
-	struct event *sigev[4];
-	for (int i = 0; i < 4; i++) {
-		sigev[i] = evsignal_new(s.base, sigs[i], signal_cb, &s);
-		evsignal_add(sigev[i], NULL);
+	if (privdrop_start(s.gen->conf) < 0)
+		return 1;
+	s.workq = workq_new(s.base, (unsigned)s.gen->conf->scan_threads, conn_resume_scan_waiters,
+	                    &s);
+	if (s.workq == NULL) {
+		log_error("cannot start the scan threads");
+		return 1;
 	}
+
 	s.watch = event_new(s.base, -1, EV_PERSIST, watch_cb, &s);
 	if (s.gen->conf->watch_interval_ms > 0) {
 		unsigned long long ms = s.gen->conf->watch_interval_ms;
