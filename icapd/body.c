@@ -119,11 +119,7 @@ void body_free(struct body *b)
 	free(b);
 }
 
-/*
- * Opens a new, nameless, read-write file in dir. Returns its descriptor, or
- * -1 with errno set.
- */
-static int spool_open(const char *dir)
+int body_spool_open(const char *dir)
 {
 	static const char name[] = "/.icapd-body-XXXXXX";
 	int fd;
@@ -198,7 +194,7 @@ static ssize_t read_all(int fd, void *p, size_t len, uint64_t off)
  */
 static int spill(struct body *b)
 {
-	int fd = spool_open(b->spool_dir);
+	int fd = body_spool_open(b->spool_dir);
 	if (fd < 0) {
 		fail(b);
 		return -1;
@@ -482,7 +478,7 @@ int body_fd(struct body *b)
 		fd = memfd_create("icapd-body", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 		sealable = fd >= 0;
 		if (fd < 0)
-			fd = spool_open(b->spool_dir);
+			fd = body_spool_open(b->spool_dir);
 		for (size_t i = 0; fd >= 0 && i < b->nsegs; i++) {
 			if (write_all(fd, b->segs[i].p, b->segs[i].len, b->segs[i].off) < 0) {
 				e = errno;

@@ -104,6 +104,13 @@ int body_copy_to(const struct body *b, uint64_t off, size_t len, struct evbuffer
 /* Frees the body, its memory and its temporary file. NULL is allowed. */
 void body_free(struct body *b);
 
+/*
+ * Opens a new, nameless, read-write file in dir, as a body that spills does
+ * (start-up and reloads use it to check that spool_dir is usable). Returns
+ * its descriptor, or -1 with errno set.
+ */
+int body_spool_open(const char *dir);
+
 /* For tests only: act as if O_TMPFILE were unsupported (mkstemp + unlink). */
 extern bool body_test_no_tmpfile;
 

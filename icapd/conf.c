@@ -23,6 +23,7 @@
 #include "lex.h"
 #include "module.h"
 #include "netaddr.h"
+#include "privdrop.h"
 
 #define M(f) offsetof(struct conf, f)
 #define S(f) offsetof(struct conf_service, f)
@@ -62,6 +63,11 @@ static const struct conf_directive core_directives[] = {
          .offset = M(admin_allow_clients),
          .def = "127.0.0.0/8 ::1",
          .help = "networks that may connect to admin_listen; others are closed unread"},
+        {.name = "user",
+         .ctx = CTX_MAIN,
+         .type = CT_USER,
+         .help = "NAME [GROUP]: started as root, run as this user (its groups, or GROUP) "
+                 "once listeners are bound and keys read; default: no change"},
         {.name = "max_connections",
          .ctx = CTX_MAIN,
          .type = CT_UINT,
@@ -818,6 +824,9 @@ static void parse_block(struct parser *ps, const struct table *t, enum conf_ctx 
 				int r = d->type == CT_LISTEN_TLS
 				                ? conf_listen_tls_parse(ps->conf, args, nargs, line,
 				                                        err, sizeof(err))
+				        : d->type == CT_USER
+				                ? privdrop_parse(&ps->conf->user, args, nargs, line,
+				                                 err, sizeof(err))
 				                : set_value(ps->conf, d, base, args, nargs, err,
 				                            sizeof(err));
 				if (r < 0)
@@ -917,6 +926,7 @@ void conf_free(struct conf *c)
 		free(c->modules[i].mconf);
 	}
 	free(c->modules);
+	privdrop_user_free(&c->user);
 	conf_words_free(&c->listen);
 	conf_listen_free(c);
 	netacl_free(&c->allow_clients);

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "icap_parse.h"
 #include "netacl.h"
@@ -55,8 +56,20 @@ struct conf_tls_listen {
 	int line;           /* of the statement, for errors found when it is loaded */
 };
 
+/* "user NAME [GROUP];": who icapd runs as after start-up (privdrop.h).
+ * Resolved when the file is read, so that "icapd -t" reports an unknown
+ * user or group with its line. */
+struct conf_user {
+	char *name;  /* NULL: no change of user */
+	char *group; /* NULL: NAME's primary group */
+	uid_t uid;
+	gid_t gid;
+	int line;
+};
+
 struct conf {
 	char *path; /* absolute */
+	struct conf_user user;
 	struct conf_words listen;
 	struct conf_tls_listen *listen_tls;
 	size_t nlisten_tls;

@@ -28,6 +28,7 @@ enum conf_type {
 	CT_SECTION,    /* NAME { ... }: rows of context .inner, into the same struct */
 	CT_NETS,       /* networks a.b.c.d/n or v6/n, repeatable (struct netacl) */
 	CT_LISTEN_TLS, /* ADDR cert FILE key FILE [client_ca FILE] [verify_client on|off] */
+	CT_USER,       /* NAME [GROUP] (struct conf_user; privdrop.c parses it) */
 };
 
 enum conf_ctx { CTX_MAIN = 1, CTX_SERVICE = 2, CTX_MODULE = 4, CTX_CACHE = 8 };

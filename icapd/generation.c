@@ -194,9 +194,10 @@ struct generation *generation_build(const char *path, const struct generation_ov
 	g->serial = serial;
 	g->conf = c;
 	g->blockpage = c->block_page ? blockpage_load(c->block_page, errors) : blockpage_default();
-	/* Certificates and keys are read here: at start-up (as root, before any
-	 * privilege drop), by -t, and on each reload. */
-	g->tls = tls_contexts_build(c, errors);
+	/* Certificates and keys are read here: at start-up (as root, before the
+	 * drop of privileges), by -t, and on each reload (as "user"; old's
+	 * contexts stay for files it may not read). */
+	g->tls = tls_contexts_build(c, old, errors);
 	if (g->blockpage == NULL || g->tls == NULL || build_modules(g, old, errors) < 0) {
 		generation_free(g);
 		return NULL;

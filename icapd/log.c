@@ -27,7 +27,14 @@ static struct target error_target = {T_STDERR, NULL, 2};
 static struct target access_target = {T_STDERR, NULL, 2};
 static bool syslog_open;
 
-static int target_open(struct target *t, const char *spec, bool daemon)
+/*
+ * Opens t as spec says. A file that cannot be opened again but is the one
+ * cur already writes to keeps cur's descriptor (a copy): after the drop of
+ * privileges a reload may not reopen a log file that root created, and that
+ * must not fail the reload. what names the directive, for the message.
+ */
+static int target_open(struct target *t, const char *spec, bool daemon, const struct target *cur,
+                       const char *what)
 {
 	memset(t, 0, sizeof(*t));
 	t->fd = -1;
@@ -41,8 +48,17 @@ static int target_open(struct target *t, const char *spec, bool daemon)
 	} else {
 		t->kind = T_FILE;
 		t->fd = open(spec, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-		if (t->fd < 0)
-			return -1;
+		if (t->fd < 0) {
+			int e = errno;
+			if (cur->kind != T_FILE || strcmp(cur->path, spec) != 0 ||
+			    (t->fd = fcntl(cur->fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+				errno = e;
+				return -1;
+			}
+			log_warn("%s %s: cannot open it again (%s); still writing to the file "
+			         "open before",
+			         what, spec, strerror(e));
+		}
 		t->path = strdup(spec);
 	}
 	return 0;
@@ -60,11 +76,11 @@ int log_open(const struct conf *c, bool daemon)
 {
 	struct target e, a;
 
-	if (target_open(&e, c->error_log, daemon) < 0) {
+	if (target_open(&e, c->error_log, daemon, &error_target, "error_log") < 0) {
 		log_error("error_log %s: %s", c->error_log, strerror(errno));
 		return -1;
 	}
-	if (target_open(&a, c->access_log, daemon) < 0) {
+	if (target_open(&a, c->access_log, daemon, &access_target, "access_log") < 0) {
 		log_error("access_log %s: %s", c->access_log, strerror(errno));
 		target_close(&e);
 		return -1;
@@ -98,6 +114,27 @@ void log_reopen(void)
 {
 	target_reopen(&error_target);
 	target_reopen(&access_target);
+}
+
+static void target_check(const struct target *t, const char *what)
+{
+	if (t->kind != T_FILE)
+		return;
+	int fd = open(t->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return;
+	}
+	log_warn("%s %s: cannot open it again as this user (%s): SIGUSR1 and reloads keep "
+	         "writing to the file open now, also once logrotate renames it; make it "
+	         "writable by icapd's user, or log to stderr or syslog",
+	         what, t->path, strerror(errno));
+}
+
+void log_check_writable(void)
+{
+	target_check(&error_target, "error_log");
+	target_check(&access_target, "access_log");
 }
 
 /* "2026-11-27T22:44:49.123Z" */

@@ -40,6 +40,10 @@ int log_open(const struct conf *c, bool daemon);
 /* Reopens file targets (SIGUSR1). */
 void log_reopen(void);
 
+/* After a change of user: warns about file targets that could not be
+ * opened again (by SIGUSR1 or a reload) as the current user. */
+void log_check_writable(void);
+
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)

@@ -3,7 +3,11 @@
  *
  * Start-up order: read and check the configuration (every error reported),
  * open the logs, bind the listeners (so a taken port fails loudly, before
- * going to the background), then detach unless -f, and run the loop.
+ * going to the background), detach unless -f, drop root for the "user" of
+ * the configuration (everything that needed root is done by then: the
+ * listeners are bound, the TLS keys and the Redis secret read, the logs
+ * open), start the scan threads (after the fork: threads do not survive
+ * it), and run the loop.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -25,6 +29,7 @@
 #include "listener.h"
 #include "log.h"
 #include "netaddr.h"
+#include "privdrop.h"
 #include "reload.h"
 #include "check_url_cli.h"
 #include "scan_cli.h"
@@ -393,7 +398,10 @@ int main(int argc, char **argv)
 		}
 		log_open(s.gen->conf, true);
 	}
-	/* After the fork of detach(): threads do not survive a fork. */
+	if (privdrop_start(s.gen->conf) < 0)
+		return 1;
+	/* After the fork of detach() and the drop: threads do not survive a
+	 * fork, and scanner processes are to run as the user. */
 	if (start_scanning(&s) < 0)
 		return 1;
 

@@ -1,5 +1,8 @@
 /*
- * reload: build off the loop, swap on the loop.
+ * reload: build off the loop, swap on the loop. After the drop of
+ * privileges the build runs as "user": files it cannot read fail the
+ * reload with a hint saying so (privdrop.c), and the old generation keeps
+ * serving.
  */
 #include "reload.h"
 
@@ -12,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "scanner_pool.h"
+#include "privdrop.h"
 
 struct reload {
 	pthread_t thread;
@@ -33,6 +37,15 @@ static void *build(void *arg)
 	} else {
 		r->result = generation_build(r->srv->conf_path, &r->srv->overrides, r->srv->gen,
 		                             r->serial, errs);
+		/* As whoever icapd runs as now: a spool_dir it cannot write to
+		 * would fail every large body, so it fails the reload instead. */
+		char err[512];
+		if (r->result != NULL &&
+		    privdrop_check_spool(r->result->conf->spool_dir, err, sizeof(err)) < 0) {
+			fprintf(errs, "%s: %s\n", r->result->conf->path, err);
+			generation_unref(r->result);
+			r->result = NULL;
+		}
 		fclose(errs);
 	}
 	event_active(r->done, EV_READ, 0);
@@ -60,6 +73,10 @@ static void swap_in(struct server *s, struct generation *g)
 		metrics_reload(false);
 		return;
 	}
+	const struct conf_user *ou = &s->gen->conf->user, *nu = &c->user;
+	if ((ou->name == NULL) != (nu->name == NULL) ||
+	    (ou->name != NULL && (ou->uid != nu->uid || ou->gid != nu->gid)))
+		log_warn("reload: \"user\" changed; it takes effect after a restart");
 	if (listener_changed(s, c))
 		log_warn("reload: \"listen\" or \"listen_tls\" addresses changed; they take effect "
 		         "after a restart");
@@ -95,6 +112,7 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 		swap_in(r->srv, r->result);
 	} else {
 		log_build_errors(r->errors);
+		privdrop_reload_hint(r->errors);
 		log_error("reload failed; the running configuration stays in force");
 		metrics_reload(false);
 	}

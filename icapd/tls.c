@@ -19,13 +19,16 @@
 #include "tls.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "generation.h"
+#include "log.h"
 
 /* The first queued OpenSSL error as text (or what), then an empty queue. */
 static const char *ssl_reason(char *buf, size_t len, const char *what)
@@ -143,7 +146,44 @@ fail:
 	return NULL;
 }
 
-struct tls_contexts *tls_contexts_build(const struct conf *c, FILE *errors)
+/* The context old built from a listen_tls statement the same as t, or NULL. */
+static SSL_CTX *same_statement(const struct generation *old, const struct conf_tls_listen *t)
+{
+	if (old == NULL || old->tls == NULL)
+		return NULL;
+	const struct conf *oc = old->conf;
+	for (size_t i = 0; i < oc->nlisten_tls && i < old->tls->n; i++) {
+		const struct conf_tls_listen *o = &oc->listen_tls[i];
+		bool same_ca = (o->client_ca == NULL && t->client_ca == NULL) ||
+		               (o->client_ca != NULL && t->client_ca != NULL &&
+		                strcmp(o->client_ca, t->client_ca) == 0);
+		if (strcmp(o->addr, t->addr) == 0 && strcmp(o->cert, t->cert) == 0 &&
+		    strcmp(o->key, t->key) == 0 && same_ca && o->verify_client == t->verify_client)
+			return old->tls->ctx[i];
+	}
+	return NULL;
+}
+
+/* The errno of the first of t's files that cannot be opened (its path in
+ * *which), or 0. */
+static int unreadable(const struct conf_tls_listen *t, const char **which)
+{
+	const char *files[] = {t->cert, t->key, t->client_ca};
+	for (size_t i = 0; i < 3; i++) {
+		if (files[i] == NULL)
+			continue;
+		int fd = open(files[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			*which = files[i];
+			return errno;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+struct tls_contexts *tls_contexts_build(const struct conf *c, const struct generation *old,
+                                        FILE *errors)
 {
 	struct tls_contexts *t = calloc(1, sizeof(*t));
 	if (t == NULL)
@@ -154,7 +194,23 @@ struct tls_contexts *tls_contexts_build(const struct conf *c, FILE *errors)
 	bool failed = false;
 	/* Every listener is tried, so that one run reports every bad file. */
 	for (size_t i = 0; i < c->nlisten_tls; i++) {
-		t->ctx[i] = build_one(&c->listen_tls[i], c->path, errors);
+		const struct conf_tls_listen *lt = &c->listen_tls[i];
+		SSL_CTX *prev = same_statement(old, lt);
+		const char *which = NULL;
+		int e = prev != NULL ? unreadable(lt, &which) : 0;
+		if (e == EACCES || e == EPERM) {
+			/* Keys readable by root alone, after the drop of privileges:
+			 * a reload must not fail for them (nor stop serving TLS). */
+			SSL_CTX_up_ref(prev);
+			t->ctx[i] = prev;
+			t->n++;
+			log_warn("listen_tls %s: %s: %s as uid %u; keeping the certificate and key "
+			         "loaded before (new ones take a restart, or read access for "
+			         "icapd's user)",
+			         lt->addr, which, strerror(e), (unsigned)geteuid());
+			continue;
+		}
+		t->ctx[i] = build_one(lt, c->path, errors);
 		failed |= t->ctx[i] == NULL;
 		t->n++;
 	}

@@ -4,8 +4,10 @@
  * The contexts, one per listen_tls, are built with the generation: the
  * certificate, key and client CA files are read then (at start-up, by
  * "icapd -t", and on each reload), so a new certificate serves the
- * connections accepted after the SIGHUP that loaded it. Errors name the
- * configuration file and the line of the listen_tls statement.
+ * connections accepted after the SIGHUP that loaded it. After "user" has
+ * dropped root, a reload reads them as that user; files it may not read
+ * leave the context loaded before in use (see tls_contexts_build). Errors
+ * name the configuration file and the line of the listen_tls statement.
  *
  * The connection side is a thin wrapper over SSL_read_ex and SSL_write_ex
  * that conn.c calls from its own socket loop (see conn.c for why not
@@ -34,8 +36,16 @@ struct tls_contexts {
  * certificate required and verified against client_ca. Returns the set
  * (empty when there is no listen_tls), or NULL after writing every problem
  * to errors as "file:line: ...".
+ *
+ * old is the running generation on a reload (else NULL). A statement the
+ * same as one of old's whose files the process may no longer open
+ * (EACCES: keys readable by root alone, after the drop of privileges)
+ * keeps old's context, with a warning in the log, rather than failing the
+ * reload; files it can read are read again, so a renewed certificate is
+ * picked up when icapd's user may read it.
  */
-struct tls_contexts *tls_contexts_build(const struct conf *c, FILE *errors);
+struct tls_contexts *tls_contexts_build(const struct conf *c, const struct generation *old,
+                                        FILE *errors);
 
 void tls_contexts_free(struct tls_contexts *t);
 
