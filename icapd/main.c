@@ -226,6 +226,34 @@ static int detach(void)
 	return f ? 0 : -1;
 }
 
+/* Everything main set up, in the order it can go; also after a failed
+ * start, where parts are missing. */
+static void server_free(struct server *s)
+{
+	conn_close_all(s);
+	workq_free(s->workq);
+	if (s->scanners != NULL)
+		scanner_pools_fail_all(s->scanners);
+	vcache_free(s->vcache);
+	rcache_free(s->rcache);
+	if (s->watch != NULL)
+		event_free(s->watch);
+	reload_cleanup(s);
+	listener_close_all(s);
+	admin_close(s);
+	for (int i = 0; i < 4; i++)
+		if (s->sigev[i] != NULL)
+			event_free(s->sigev[i]);
+	if (s->stop_deadline != NULL)
+		event_free(s->stop_deadline);
+	generation_unref(s->gen);
+	scanner_pools_free(s->scanners);
+	free(s->conf_path);
+	if (s->base != NULL)
+		event_base_free(s->base);
+	libevent_global_shutdown();
+}
+
 static bool no_build_running(void *arg)
 {
 	return !reload_building(arg);
@@ -354,56 +382,56 @@ int main(int argc, char **argv)
 		return check_url_cli(conf_path, service ? service : "/reqmod", check_url, client,
 		                     user);
 
+	int status = 1;
 	signal(SIGPIPE, SIG_IGN);
 	tune_malloc();
 	s.gen = generation_build(conf_path, &s.overrides, NULL, 1, stderr);
 	if (s.gen == NULL)
-		return 1;
+		goto out;
 	/* Absolute, so reloads work after chdir; a copy, as generations come and go. */
 	s.conf_path = strdup(s.gen->conf->path);
 	if (s.conf_path == NULL)
-		return 1;
+		goto out;
 	s.next_serial = 2;
 	s.daemon = !foreground;
 	TAILQ_INIT(&s.conns);
 	if (log_open(s.gen->conf, false) < 0)
-		return 1;
+		goto out;
 
 	evthread_use_pthreads();
 	s.base = event_base_new();
 	if (s.base == NULL) {
 		log_error("cannot create the event loop");
-		return 1;
+		goto out;
 	}
 	if (s.gen->conf->redis != NULL && (s.rcache = open_redis(s.base, s.gen->conf)) == NULL)
-		return 1;
+		goto out;
 	if (s.gen->conf->cache_memory > 0 || s.rcache != NULL)
 		s.vcache =
 		        vcache_new(s.gen->conf->cache_memory, s.gen->conf->cache_ttl_ms, s.rcache);
 	/* Before the listeners: a client that sees the port open may signal. */
 	int sigs[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
-	struct event *sigev[4];
 	for (int i = 0; i < 4; i++) {
-		sigev[i] = evsignal_new(s.base, sigs[i], signal_cb, &s);
-		evsignal_add(sigev[i], NULL);
+		s.sigev[i] = evsignal_new(s.base, sigs[i], signal_cb, &s);
+		evsignal_add(s.sigev[i], NULL);
 	}
 	if (listener_open_all(&s) < 0)
-		return 1;
+		goto out;
 	if (s.gen->conf->admin_listen != NULL && admin_open(&s, s.gen->conf->admin_listen) < 0)
-		return 1;
+		goto out;
 	if (!foreground) {
 		if (detach() < 0) {
 			log_error("cannot detach: %s", strerror(errno));
-			return 1;
+			goto out;
 		}
 		log_open(s.gen->conf, true);
 	}
 	if (privdrop_start(s.gen->conf) < 0)
-		return 1;
+		goto out;
 	/* After the fork of detach() and the drop: threads do not survive a
 	 * fork, and scanner processes are to run as the user. */
 	if (start_scanning(&s) < 0)
-		return 1;
+		goto out;
 
 	s.watch = event_new(s.base, -1, EV_PERSIST, watch_cb, &s);
 	if (s.gen->conf->watch_interval_ms > 0) {
@@ -416,24 +444,8 @@ int main(int argc, char **argv)
 	event_base_dispatch(s.base);
 
 	log_info("stopped");
-	conn_close_all(&s);
-	workq_free(s.workq);
-	if (s.scanners != NULL)
-		scanner_pools_fail_all(s.scanners);
-	vcache_free(s.vcache);
-	rcache_free(s.rcache);
-	event_free(s.watch);
-	reload_cleanup(&s);
-	listener_close_all(&s);
-	admin_close(&s);
-	for (int i = 0; i < 4; i++)
-		event_free(sigev[i]);
-	if (s.stop_deadline != NULL)
-		event_free(s.stop_deadline);
-	generation_unref(s.gen);
-	scanner_pools_free(s.scanners);
-	free(s.conf_path);
-	event_base_free(s.base);
-	libevent_global_shutdown();
-	return 0;
+	status = 0;
+out:
+	server_free(&s);
+	return status;
 }

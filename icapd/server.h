@@ -33,6 +33,7 @@ struct server {
 	struct vcache *vcache;          /* verdicts by content (NULL: cache memory 0) */
 	struct rcache *rcache;          /* its shared tier in Redis, or NULL */
 	struct event *watch;            /* looks for changed signatures and lists */
+	struct event *sigev[4];         /* HUP, TERM, INT, USR1 */
 
 	TAILQ_HEAD(, conn) conns;
 	size_t nconns;

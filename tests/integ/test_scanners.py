@@ -106,8 +106,8 @@ def wait_scanners(srv, n=SCANNERS, timeout=2.0):
     return poll(lambda: len(zygotes(srv)) == 1 and len(scanners(srv)) == n, timeout)
 
 
-def start(factory, scan_timeout="2s"):
-    srv = factory(services=SERVICES, directives={
+def start(factory, scan_timeout="2s", services=SERVICES):
+    srv = factory(services=services, directives={
         "scan_threads": str(SCANNERS), "scan_timeout": scan_timeout, "watch_interval": "0"})
     assert wait_scanners(srv, timeout=10), children(srv.pid)
     return srv
@@ -261,3 +261,57 @@ def test_isolation_off_scans_in_threads(icapd_factory):
     assert children(srv.pid) == []
     assert scan(srv, b"clean " * 100).status == 204
     assert_blocked(scan(srv, with_eicar(4000, "middle")))
+
+
+def test_squid_keeps_the_service_up_while_scanners_are_killed(icapd_factory, origin, tmp_path):
+    """Squid marks an ICAP service down after icap_service_failure_limit
+    failures (here: the first). Scanners killed under Squid's traffic cost
+    a retry inside icapd, never a failure Squid sees."""
+    from conftest import curl, running_squid, squid_missing
+    if squid_missing():
+        pytest.skip(squid_missing())
+    srv = start(icapd_factory, scan_timeout="20s", services=SERVICES.replace(
+        "chain clamav; }", "chain clamav; preview 1024; }") +
+        "service /reqmod { methods REQMOD; chain clamav; preview 1024; }\n")
+    gen = running_squid(srv.host, srv.port, extra=[
+        "icap_service_failure_limit 1 in 60 seconds", "icap_service_revival_delay 60"])
+    squid = next(gen)
+    try:
+        stop = time.monotonic() + 8
+        results, kills = [], [0]
+
+        def killer():
+            while time.monotonic() < stop:
+                time.sleep(0.4)
+                ss = scanners(srv)
+                if ss:
+                    try:
+                        os.kill(ss[kills[0] % len(ss)], signal.SIGKILL)
+                        kills[0] += 1
+                    except ProcessLookupError:
+                        pass
+
+        k = threading.Thread(target=killer)
+        k.start()
+        i = 0
+        while time.monotonic() < stop:
+            i += 1
+            infected = i % 3 == 0
+            size = 20000 + i  # a new object each time: no cached verdict
+            path = "/eicar/middle/%d" % size if infected else "/size/%d" % size
+            out = str(tmp_path / "o")
+            code, _, err = curl(squid.port, origin.url(path), out, timeout=30)
+            body = open(out, "rb").read() if os.path.exists(out) else b""
+            results.append((infected, code, body == pseudo_random(size)))
+        k.join()
+        m = srv.metrics()
+        failed_closed = metric(m, "icapd_scan_failed_closed_total")
+        assert kills[0] >= 5 and len(results) > 20, (kills, len(results))
+        assert not [r for r in results if r[0] and r[1] != 403], results
+        wrong_clean = [r for r in results if not r[0] and not (r[1] == 200 and r[2])]
+        assert len(wrong_clean) <= failed_closed, (wrong_clean, failed_closed)
+        log = squid.output()
+        assert "suspending ICAP service" not in log and "is down" not in log, log[-2000:]
+    finally:
+        for _ in gen:
+            pass
