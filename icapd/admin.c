@@ -32,6 +32,7 @@
 #include "netacl.h"
 #include "netaddr.h"
 #include "vcache.h"
+#include "workq.h"
 
 #define ADMIN_MAX_HEAD  (8 * 1024)
 #define ADMIN_MAX_CONNS 32
@@ -77,6 +78,13 @@ static int render(struct admin *a, const char *path, size_t len, struct evbuffer
 	*type = "text/plain";
 	if (len == 8 && memcmp(path, "/metrics", 8) == 0) {
 		metrics_render(body);
+		/* What a stuck scan or a lost completion would leave behind. */
+		evbuffer_add_printf(body,
+		                    "# HELP icapd_scans_in_flight Bodies queued for or on the "
+		                    "scan threads.\n"
+		                    "# TYPE icapd_scans_in_flight gauge\n"
+		                    "icapd_scans_in_flight %u\n",
+		                    workq_pending(a->srv->workq));
 		if (a->srv->vcache != NULL)
 			vcache_render_metrics(a->srv->vcache, body);
 		const struct generation *g = a->srv->gen;

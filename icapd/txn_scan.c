@@ -10,6 +10,13 @@
  *          X-Violations-Found / X-Virus-ID headers
  *   error  (a limit, an encrypted archive, an engine failure) as the
  *          service's on_scan_error says: block (the default) or pass
+ *
+ * A message whose body is shorter than its Content-Length (the origin
+ * closed early; Squid still asks for a verdict on what arrived) was not
+ * judged whole: a pass becomes an error. Scanners miss what hides in a
+ * broken container (libclamav passes a zip cut before its central
+ * directory), and the user would still get those bytes. The verdict cache
+ * keeps the content's own verdict; this is decided per message.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,6 +260,20 @@ static void reply_block(struct txn *t, struct evbuffer *out, const struct verdic
 	t->status = 200;
 }
 
+/* True if the message says it is longer than the body that came (and no
+ * Transfer-Encoding overrides its Content-Length). */
+static bool body_cut_short(const struct txn *t)
+{
+	const struct http_head *h =
+	        t->method == ICAP_METHOD_REQMOD ? t->scan->req_head : t->scan->res_head;
+	unsigned long long len;
+	if (h == NULL || hdr_find(h->hdrs, h->nhdrs, "Transfer-Encoding") != NULL)
+		return false;
+	const struct hdr *cl = hdr_find(h->hdrs, h->nhdrs, "Content-Length");
+	return cl != NULL && hdr_parse_uint(cl->value, cl->value_len, 1ULL << 62, &len) == 0 &&
+	       body_length(t->scan->body) < len;
+}
+
 enum txn_result txn_scan_reply(struct txn *t, struct evbuffer *out)
 {
 	const struct scan *s = t->scan;
@@ -261,11 +282,18 @@ enum txn_result txn_scan_reply(struct txn *t, struct evbuffer *out)
 	             (v->kind == VERDICT_ERROR &&
 	              (t->svc->on_scan_error == CONF_SCAN_ERROR_BLOCK || v->fail_closed));
 	bool may_204 = t->allow204 || (t->preview && !t->continued);
+	struct verdict cut;
 
-	note_verdict(t, v);
 	/* Scans this process ran; cached and shared verdicts have their own counters. */
 	if (t->cache == NULL || strcmp(t->cache, "miss") == 0)
 		metrics_scan(v->module, v->kind, block, s->duration_us);
+	if (v->kind == VERDICT_PASS && body_cut_short(t)) {
+		cut = (struct verdict){.kind = VERDICT_ERROR, .module = "icapd"};
+		snprintf(cut.reason, sizeof(cut.reason), "body shorter than its Content-Length");
+		v = &cut;
+		block = t->svc->on_scan_error == CONF_SCAN_ERROR_BLOCK;
+	}
+	note_verdict(t, v);
 	if (block) {
 		t->verdict = v->kind == VERDICT_BLOCK ? "blocked" : "blocked-unscanned";
 		if (t->early) {

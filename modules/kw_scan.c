@@ -29,6 +29,10 @@
  * byte and regex: far above what any pattern that runs in linear time
  * needs. Either limit sets the result's error and stops the regexes (the
  * phrases go on): the caller judges the message as a scan error.
+ *
+ * A call's subject ends where its slice or window does, not where the text
+ * does: such a call is made with PCRE2_NOTEOL, or "$" would match at every
+ * slice's end ("(a+)+$" matched a long run of a's followed by more text).
  */
 #ifdef WITH_KEYWORD
 
@@ -172,8 +176,9 @@ static void run_regexes(struct kw_scan *s, bool final)
 				end = s->winlen;
 				accept = limit;
 			}
-			int rc = pcre2_match(x->code, (PCRE2_SPTR)s->win, end, start, 0, s->rxs->md,
-			                     s->rxs->mctx);
+			uint32_t eol = final && end == s->winlen ? 0 : PCRE2_NOTEOL;
+			int rc = pcre2_match(x->code, (PCRE2_SPTR)s->win, end, start, eol,
+			                     s->rxs->md, s->rxs->mctx);
 			if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
 				s->error =
 				        is_limit(rc) ? "regex match limit" : "regex match failed";

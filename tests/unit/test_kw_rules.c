@@ -488,6 +488,27 @@ static void test_regex_limits(void **state)
 	free(t);
 	kw_rules_free(r);
 
+	/* "$" is the end of the text, not of a slice or window: a run of a's
+	 * followed by more text is a long backtrack (the match limit), never
+	 * a match; and in "az" repeated, "z$" matches once, at the very end,
+	 * wherever the slices and windows end. */
+	r = load_ok("category c { threshold 1; regex \"(a+)+$\" 1; }\n");
+	t = repeat("a", 200000, &len);
+	t[len - 1] = '!';
+	scan_str(r, &c, 1, t, &res);
+	assert_int_equal(res.score, 0);
+	assert_non_null(res.error);
+	assert_string_equal(res.error, "regex match limit");
+	free(t);
+	kw_rules_free(r);
+	r = load_ok("category c { threshold 1; regex \"z$\" 1; }\n");
+	t = repeat("az", 100000, &len);
+	scan_str(r, &c, 1, t, &res);
+	assert_null(res.error);
+	assert_int_equal(res.score, 1);
+	free(t);
+	kw_rules_free(r);
+
 	/* A pattern with a deep stack on ordinary text: no error. */
 	r = load_ok("category c { threshold 1; regex \"(\\\\w+\\\\s+)*bluebird\" 1; }\n");
 	t = malloc(4000);
