@@ -32,6 +32,7 @@
 #include "netacl.h"
 #include "netaddr.h"
 #include "vcache.h"
+#include "scanner_pool.h"
 #include "workq.h"
 
 #define ADMIN_MAX_HEAD  (8 * 1024)
@@ -80,11 +81,13 @@ static int render(struct admin *a, const char *path, size_t len, struct evbuffer
 		metrics_render(body);
 		/* What a stuck scan or a lost completion would leave behind. */
 		evbuffer_add_printf(body,
-		                    "# HELP icapd_scans_in_flight Bodies queued for or on the "
-		                    "scan threads.\n"
+		                    "# HELP icapd_scans_in_flight Bodies queued for or in the "
+		                    "scanner processes (or scan threads).\n"
 		                    "# TYPE icapd_scans_in_flight gauge\n"
 		                    "icapd_scans_in_flight %u\n",
-		                    workq_pending(a->srv->workq));
+		                    a->srv->scanners != NULL
+		                            ? scanner_pools_in_flight(a->srv->scanners)
+		                            : workq_pending(a->srv->workq));
 		if (a->srv->vcache != NULL)
 			vcache_render_metrics(a->srv->vcache, body);
 		const struct generation *g = a->srv->gen;

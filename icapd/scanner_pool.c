@@ -515,6 +515,20 @@ void scanner_pools_fail_all(struct scanner_pools *ps)
 	}
 }
 
+unsigned scanner_pools_in_flight(const struct scanner_pools *ps)
+{
+	unsigned n = 0;
+	const struct scanner_pool *p;
+	const struct scanner *sc;
+	TAILQ_FOREACH(p, &ps->pools, link)
+	{
+		n += p->queued;
+		TAILQ_FOREACH(sc, &p->busy, link)
+		n++;
+	}
+	return n;
+}
+
 void scanner_pools_free(struct scanner_pools *ps)
 {
 	struct scanner_pool *p;

@@ -53,6 +53,9 @@ int scanner_pools_attach(struct scanner_pools *ps, struct generation *g);
  */
 void scanner_pools_fail_all(struct scanner_pools *ps);
 
+/* Scans queued or running in any pool. */
+unsigned scanner_pools_in_flight(const struct scanner_pools *ps);
+
 /* Frees the set; the pools left belong to their generations. */
 void scanner_pools_free(struct scanner_pools *ps);
 
