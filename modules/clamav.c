@@ -651,6 +651,9 @@ static bool map_result(const struct clamav_state *st, cl_error_t r, const char *
 {
 	if (r == CL_CLEAN) {
 		set_verdict(v, VERDICT_PASS, false, "clean");
+	} else if (r == CL_VIRUS && scan->claims_too_much) {
+		set_verdict(v, VERDICT_ERROR, false,
+		            "scan limit exceeded: archive members claim more than max_scan_size");
 	} else if (r == CL_VIRUS) {
 		if (name == NULL)
 			name = scan->name[0] != '\0' ? scan->name : "Unnamed.Detection";
@@ -691,7 +694,8 @@ static int scan_one_part(void *arg, const struct multipart_part *p)
 		return 0;
 	const char *name = NULL;
 	unsigned long scanned = 0;
-	struct clamav_db_scan scan = {.name = ""};
+	struct clamav_db_scan scan;
+	clamav_db_scan_init(&scan, ps->st->engine->cl);
 	cl_error_t r = cl_scanmap_callback(map, NULL, &name, &scanned, ps->st->engine->cl, ps->opts,
 	                                   &scan);
 	cl_fmap_close(map);
@@ -764,7 +768,8 @@ static void clamav_judge_body(const void *state, const struct module_msg *m, str
 		return;
 	const char *name = NULL;
 	unsigned long scanned = 0;
-	struct clamav_db_scan scan = {.name = ""};
+	struct clamav_db_scan scan;
+	clamav_db_scan_init(&scan, st->engine->cl);
 	cl_error_t r =
 	        cl_scandesc_callback(fd, NULL, &name, &scanned, st->engine->cl, &opts, &scan);
 	map_result(st, r, name, &scan, v);

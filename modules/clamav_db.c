@@ -282,6 +282,33 @@ static void on_virus_found(int fd, const char *name, void *context)
 		snprintf(scan->name, sizeof(scan->name), "%s", name);
 }
 
+static cl_error_t on_archive_member(const char *container_type, unsigned long size_in_container,
+                                    const char *name, unsigned long size, int encrypted,
+                                    unsigned int pos_in_container, void *context)
+{
+	struct clamav_db_scan *scan = context;
+	(void)container_type;
+	(void)size_in_container;
+	(void)name;
+	(void)encrypted;
+	(void)pos_in_container;
+	if (scan == NULL || scan->claim_limit == 0)
+		return CL_CLEAN;
+	scan->claimed += size;
+	if (scan->claimed <= scan->claim_limit)
+		return CL_CLEAN;
+	scan->claims_too_much = true;
+	return CL_VIRUS;
+}
+
+void clamav_db_scan_init(struct clamav_db_scan *scan, const struct cl_engine *cl)
+{
+	cl_error_t err = CL_SUCCESS;
+	long long limit = cl_engine_get_num(cl, CL_ENGINE_MAX_SCANSIZE, (int *)&err);
+	*scan = (struct clamav_db_scan){
+	        .claim_limit = err == CL_SUCCESS && limit > 0 ? (unsigned long long)limit : 0};
+}
+
 /*
  * After cl_load(dir) failed with r: loads each database file alone, newest
  * first, and names the first that fails (or the folder if none does).
@@ -329,6 +356,7 @@ static struct cl_engine *engine_new(const char *dir, const struct clamav_db_limi
 		return NULL;
 	}
 	cl_engine_set_clcb_virus_found(cl, on_virus_found);
+	cl_engine_set_clcb_meta(cl, on_archive_member);
 	const struct {
 		enum cl_engine_field f;
 		unsigned long long v;

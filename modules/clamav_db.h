@@ -36,10 +36,22 @@ struct clamav_db_limits {
 	unsigned long long scan_size, file_size, recursion, files, scan_time_ms;
 };
 
-/* The context of one cl_scandesc_callback: the last name reported. */
+/* The context of one cl_scandesc_callback: the last name reported, and
+ * what the archives scanned claim to hold (see clamav_db_scan_init). */
 struct clamav_db_scan {
 	char name[160];
+	unsigned long long claimed, claim_limit;
+	bool claims_too_much;
 };
+
+/*
+ * Starts the context of a scan on cl. Archive members add the size they
+ * claim to unpack to (every entry counts, also entries that point at data
+ * another entry already used, which libclamav scans once: the overlapping
+ * zip bomb); past the engine's max scan size the scan stops with
+ * claims_too_much set, as the scan limit it is.
+ */
+void clamav_db_scan_init(struct clamav_db_scan *scan, const struct cl_engine *cl);
 
 /*
  * Stats the database files of dir (the names libclamav loads; symbolic
