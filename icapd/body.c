@@ -24,6 +24,7 @@
 #include <limits.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -501,6 +502,19 @@ int body_fd(struct body *b)
 	if (fd < 0)
 		errno = e;
 	return fd;
+}
+
+int body_fd_readonly(struct body *b)
+{
+	int fd = body_fd(b);
+	if (fd < 0)
+		return -1;
+	int seals = fcntl(fd, F_GET_SEALS);
+	if (seals >= 0 && (seals & F_SEAL_WRITE) != 0)
+		return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
 struct body *body_from_fd(int fd, uint64_t length, uint64_t kept, enum body_status status,

@@ -81,6 +81,14 @@ ssize_t body_read(const struct body *b, uint64_t off, void *buf, size_t len);
 int body_fd(struct body *b);
 
 /*
+ * A new read-only descriptor of the kept bytes, which the caller owns: for a
+ * process that must read the body but never change what the server sends
+ * on (a sealed memfd is shared as it is, a spool file is opened again
+ * read-only). Same rules as body_fd. Returns -1 on error.
+ */
+int body_fd_readonly(struct body *b);
+
+/*
  * A finished body over fd (which it then owns), as a scanner process gets
  * one: length bytes arrived, the first kept of them are in the file, with
  * the given status and digest. fd -1 makes a body in BODY_IO_ERROR.

@@ -2,9 +2,10 @@
  * scanner_pool: handing scans to scanner processes and taking verdicts
  * back, on the event loop (see scanner_pool.h).
  *
- * Each scan goes as a sealed memfd that describes it and a read-only
- * descriptor of the body (opened anew through /proc/self/fd, so the
- * scanner cannot write to the spool file the reply is later read from).
+ * Each scan goes as one datagram that describes it (or a sealed memfd
+ * when the header blocks are large) and a read-only descriptor of the body
+ * (body_fd_readonly: the scanner cannot change the bytes the reply is later
+ * read from).
  * Everything that comes back is checked before use (scanner_proto.c); a
  * scanner that answers nonsense is treated as lost, like one that crashed.
  *
@@ -136,8 +137,9 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-/* A sealed memfd describing s (scanner_meta and what follows), or -1. */
-static int describe(const struct scanner_pool *p, const struct scan *s)
+/* The description of s (scanner_meta and what follows) in buf, which
+ * holds at least sizeof(struct scanner_meta). Returns its length. */
+static size_t describe(const struct scanner_pool *p, const struct scan *s, char **buf)
 {
 	struct scanner_meta m = {
 	        .magic = SCANNER_JOB_MAGIC,
@@ -155,12 +157,31 @@ static int describe(const struct scanner_pool *p, const struct scan *s)
 	        .user_len = s->user ? (uint32_t)strlen(s->user) : SCANNER_NONE,
 	};
 	memcpy(m.sha256, body_sha256(s->body), sizeof(m.sha256));
+	size_t clen = s->client ? m.client_len : 0, ulen = s->user ? m.user_len : 0;
+	size_t len = sizeof(struct scanner_job) + sizeof(m) + s->enc.body_off + clen + ulen;
+	char *d = malloc(len);
+	if (d == NULL)
+		abort();
+	char *w = d + sizeof(struct scanner_job);
+	memcpy(w, &m, sizeof(m));
+	w += sizeof(m);
+	memcpy(w, s->heads, s->enc.body_off);
+	w += s->enc.body_off;
+	if (clen)
+		memcpy(w, s->client, clen);
+	if (ulen)
+		memcpy(w + clen, s->user, ulen);
+	*buf = d;
+	return len - sizeof(struct scanner_job);
+}
+
+/* A sealed memfd holding n bytes at p, or -1. */
+static int sealed_memfd(const char *p, size_t n)
+{
 	int fd = memfd_create("icapd-job", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, &m, sizeof(m)) < 0 || write_all(fd, s->heads, s->enc.body_off) < 0 ||
-	    (s->client && write_all(fd, s->client, m.client_len) < 0) ||
-	    (s->user && write_all(fd, s->user, m.user_len) < 0) ||
+	if (write_all(fd, p, n) < 0 ||
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
 		close(fd);
 		return -1;
@@ -168,34 +189,34 @@ static int describe(const struct scanner_pool *p, const struct scan *s)
 	return fd;
 }
 
-/* A read-only descriptor of s's body, or -1 if it has none to read. */
-static int body_readonly(struct scan *s)
-{
-	int fd = body_fd(s->body);
-	if (fd < 0)
-		return -1;
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	return open(path, O_RDONLY | O_CLOEXEC);
-}
+static void lost(struct scanner *sc, const char *why, bool alive, bool timeout);
 
 /* Sends s to the idle scanner sc. Returns 0; -1 if sc is gone, -2 if s
  * cannot be described (s untouched either way). */
 static int send_job(struct scanner *sc, struct scan *s)
 {
 	struct scanner_pool *p = sc->pool;
-	int fds[2] = {describe(p, s), body_readonly(s)};
-	if (fds[0] < 0) {
-		if (fds[1] >= 0)
-			close(fds[1]);
+	char *buf;
+	size_t meta = describe(p, s, &buf);
+	int fds[2] = {body_fd_readonly(s->body), -1};
+	struct scanner_job job = {
+	        .magic = SCANNER_JOB_MAGIC, .id = ++p->next_id, .has_body = fds[0] >= 0};
+	size_t len = sizeof(job);
+	if (meta <= SCANNER_INLINE_MAX) {
+		job.inline_len = (uint32_t)meta;
+		len += meta;
+	} else if ((fds[1] = sealed_memfd(buf + sizeof(job), meta)) < 0) {
+		free(buf);
+		if (fds[0] >= 0)
+			close(fds[0]);
 		return -2;
 	}
-	struct scanner_job job = {
-	        .magic = SCANNER_JOB_MAGIC, .nfds = fds[1] >= 0 ? 2 : 1, .id = ++p->next_id};
-	int r = scanner_send(sc->fd, &job, sizeof(job), fds, 2);
-	close(fds[0]);
-	if (fds[1] >= 0)
-		close(fds[1]);
+	memcpy(buf, &job, sizeof(job));
+	int r = scanner_send(sc->fd, buf, len, fds, 2); /* the -1 are left out */
+	free(buf);
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	if (r < 0)
 		return -1;
 	sc->job = s;
@@ -205,8 +226,6 @@ static int send_job(struct scanner *sc, struct scan *s)
 	TAILQ_INSERT_TAIL(&p->busy, sc, link);
 	return 0;
 }
-
-static void lost(struct scanner *sc, const char *why, bool alive, bool timeout);
 
 /* Gives waiting scans to idle scanners. */
 static void dispatch(struct scanner_pool *p)

@@ -3,11 +3,12 @@
  * other over a SOCK_SEQPACKET socket pair (one message per datagram, so no
  * framing can go wrong).
  *
- * Server to scanner, per scan: a struct scanner_job with two descriptors
- * attached: a sealed memfd holding the message's description (struct
- * scanner_meta, then the HTTP header blocks, the client and the user name:
- * header blocks may be megabytes, more than one datagram takes) and a
- * read-only descriptor of the body (absent when the body could not be
+ * Server to scanner, per scan: a struct scanner_job, followed in the same
+ * datagram by the message's description (struct scanner_meta, then the HTTP
+ * header blocks, the client and the user name) when it fits in
+ * SCANNER_INLINE_MAX bytes, else in a sealed memfd attached after the body
+ * (header blocks may be megabytes, more than a datagram takes). The body
+ * comes as a read-only descriptor (absent when the body could not be
  * stored). Scanner to server: a struct scanner_verdict.
  *
  * Both ends are the same binary, so structs go as they are. The server
@@ -36,10 +37,15 @@
 #define SCANNER_EVENT_MAGIC   0x45564e31u /* "EVN1" */
 #define SCANNER_NONE          UINT32_MAX  /* no module / no string */
 
+/* Description bytes sent in the job's datagram rather than in a memfd. */
+#define SCANNER_INLINE_MAX (16 * 1024)
+
 struct scanner_job {
 	uint32_t magic;
-	uint32_t nfds; /* 1 (meta only) or 2 (meta, body) */
+	uint32_t inline_len; /* description bytes after this; 0: in a memfd */
 	uint64_t id;
+	uint32_t has_body; /* the first descriptor is the body */
+	uint32_t unused;
 };
 
 /* Flags of scanner_meta. */

@@ -100,15 +100,47 @@ fail:
 	snprintf(out->reason, sizeof(out->reason), "scanner: bad job");
 }
 
+/* The description of a job: inline in the datagram, or in memfd fd (then
+ * mapped; *mapped says how much to unmap). Returns NULL if unusable. */
+static const unsigned char *job_meta(const struct scanner_job *job, const unsigned char *dgram,
+                                     size_t dlen, int fd, size_t *len, size_t *mapped)
+{
+	*mapped = 0;
+	if (job->inline_len > 0) {
+		if (job->inline_len != dlen - sizeof(*job) || fd >= 0)
+			return NULL;
+		*len = job->inline_len;
+		return dgram + sizeof(*job);
+	}
+	struct stat st;
+	if (fd < 0 || dlen != sizeof(*job) || fstat(fd, &st) < 0 || (size_t)st.st_size > META_MAX)
+		return NULL;
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*len = *mapped = (size_t)st.st_size;
+	return p;
+}
+
 void scanner_worker_main(int sock, struct generation *g)
 {
+	size_t cap = sizeof(struct scanner_job) + SCANNER_INLINE_MAX;
+	unsigned char *dgram = malloc(cap);
+	if (dgram == NULL)
+		_exit(2);
 	for (;;) {
 		struct scanner_job job;
 		int fds[2];
-		ssize_t r = scanner_recv(sock, &job, sizeof(job), fds, 2);
+		ssize_t r = scanner_recv(sock, dgram, cap, fds, 2);
 		if (r == 0)
 			_exit(0);
-		if (r != (ssize_t)sizeof(job) || job.magic != SCANNER_JOB_MAGIC || fds[0] < 0)
+		if (r < (ssize_t)sizeof(job))
+			_exit(2);
+		memcpy(&job, dgram, sizeof(job));
+		if (job.magic != SCANNER_JOB_MAGIC)
+			_exit(2);
+		int k = 0, body = job.has_body ? fds[k++] : -1, memfd = k < 2 ? fds[k] : -1;
+		if (job.has_body && body < 0)
 			_exit(2);
 
 		struct scanner_verdict v = {
@@ -117,21 +149,20 @@ void scanner_worker_main(int sock, struct generation *g)
 		        .kind = VERDICT_ERROR,
 		        .module = SCANNER_NONE,
 		};
-		struct stat st;
-		void *meta = MAP_FAILED;
-		if (fstat(fds[0], &st) == 0 && (size_t)st.st_size >= sizeof(struct scanner_meta) &&
-		    (size_t)st.st_size <= META_MAX)
-			meta = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fds[0], 0);
-		if (meta != MAP_FAILED) {
-			run_job(g, meta, (size_t)st.st_size, fds[1], &v);
-			munmap(meta, (size_t)st.st_size);
+		size_t len, mapped;
+		const unsigned char *meta = job_meta(&job, dgram, (size_t)r, memfd, &len, &mapped);
+		if (meta != NULL && len >= sizeof(struct scanner_meta)) {
+			run_job(g, meta, len, body, &v);
 		} else {
-			if (fds[1] >= 0)
-				close(fds[1]);
+			if (body >= 0)
+				close(body);
 			snprintf(v.reason, sizeof(v.reason),
 			         "scanner: job description not readable");
 		}
-		close(fds[0]);
+		if (mapped > 0)
+			munmap((void *)meta, mapped);
+		if (memfd >= 0)
+			close(memfd);
 		if (scanner_send(sock, &v, sizeof(v), NULL, 0) < 0)
 			_exit(3);
 	}

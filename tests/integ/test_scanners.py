@@ -315,3 +315,19 @@ def test_squid_keeps_the_service_up_while_scanners_are_killed(icapd_factory, ori
     finally:
         for _ in gen:
             pass
+
+
+def test_large_header_blocks_reach_the_scanner(iso):
+    """Header blocks past what one datagram carries go in a sealed memfd."""
+    big = [("X-Padding-%d" % i, "p" * 1000) for i in range(40)]  # about 40 KiB
+    extra = ["%s: %s" % kv for kv in big]
+    for body, blocked in ((with_eicar(3000, "middle"), True), (pseudo_random(3000), False)):
+        res = ic.http_response_head(length=len(body), extra=extra)
+        assert len(res) > 32 * 1024
+        msg = ic.build("RESPMOD", iso.uri("respmod"), ["Host: " + iso.hostport, "Allow: 204"],
+                       req_hdr=REQ, res_hdr=res, body=body)
+        r = ic.request(iso.host, iso.port, msg)
+        if blocked:
+            assert_blocked(r)
+        else:
+            assert r.status == 204, r

@@ -54,7 +54,7 @@ static void test_message_with_two_fds(void **state)
 	pair(sv);
 	assert_int_equal(pipe(p), 0);
 	int before = open_fds();
-	struct scanner_job job = {.magic = SCANNER_JOB_MAGIC, .nfds = 2, .id = 42};
+	struct scanner_job job = {.magic = SCANNER_JOB_MAGIC, .has_body = 1, .id = 42};
 	assert_int_equal(scanner_send(sv[0], &job, sizeof(job), p, 2), 0);
 
 	struct scanner_job got;
