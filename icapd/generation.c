@@ -212,6 +212,18 @@ struct generation *generation_ref(struct generation *g)
 	return g;
 }
 
+bool generation_holds_all(const struct generation *g, const struct generation *old)
+{
+	for (size_t i = 0; i < old->nmods; i++) {
+		bool found = false;
+		for (size_t j = 0; j < g->nmods && !found; j++)
+			found = g->mods[j].state == old->mods[i].state;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
 void generation_unref(struct generation *g)
 {
 	if (g == NULL)

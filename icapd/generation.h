@@ -70,6 +70,10 @@ const struct gen_chain *generation_chain(const struct generation *g,
 /* True if any module's inputs changed on disk since g was built. */
 bool generation_stale(const struct generation *g);
 
+/* True if every module state of old is also one of g's (nothing would be
+ * freed with old but its configuration). */
+bool generation_holds_all(const struct generation *g, const struct generation *old);
+
 struct generation *generation_ref(struct generation *g);
 void generation_unref(struct generation *g);
 

@@ -89,13 +89,15 @@ static void swap_in(struct server *s, struct generation *g)
 	}
 	if (g->conf->scan_isolation != (s->scanners != NULL))
 		log_warn("reload: scan_isolation changed; it takes effect after a restart");
-	/* Its scanners start before the first scan needs them (the build
-	 * thread is joined: nothing else runs as the zygote forks). */
-	if (s->scanners != NULL)
-		scanner_pools_attach(s->scanners, g);
 	struct generation *old = s->gen;
 	s->gen = g;
 	generation_unref(old);
+	/* Its scanners, before the first scan needs them (the build thread is
+	 * joined: nothing else runs as the zygote forks), and after the old
+	 * generation is let go: if nothing holds it, the zygote inherits no
+	 * page of its engine. */
+	if (s->scanners != NULL)
+		scanner_pools_attach(s->scanners, g);
 	server_update_accepting(s);
 	metrics_reload(true);
 	log_info("reloaded %s (generation %llu)", c->path, (unsigned long long)g->serial);

@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "generation.h"
 #include "log.h"
 #include "metrics.h"
 #include "scan.h"
@@ -42,6 +43,7 @@ struct scanner {
 	struct event *ev, *timer;
 	struct scan *job; /* NULL: idle */
 	uint64_t job_id;
+	unsigned epoch; /* of the zygote that forked it */
 	TAILQ_ENTRY(scanner) link;
 };
 
@@ -53,6 +55,7 @@ struct scanner_pool {
 	unsigned n;
 	struct timeval timeout;
 	pid_t zygote;
+	unsigned epoch; /* counts the zygotes forked; scanners of older ones retire */
 	int ctl;
 	struct event *ctl_ev, *retry;
 	struct scanner_list idle, busy;
@@ -333,7 +336,10 @@ static void scanner_readable(evutil_socket_t fd, short what, void *arg)
 	sc->job = NULL;
 	evtimer_del(sc->timer);
 	TAILQ_REMOVE(&p->busy, sc, link);
-	TAILQ_INSERT_HEAD(&p->idle, sc, link);
+	if (sc->epoch != p->epoch)
+		scanner_free(sc); /* retired: it ends when its socket closes */
+	else
+		TAILQ_INSERT_HEAD(&p->idle, sc, link);
 	dispatch(p);
 	complete(p->set, s);
 }
@@ -355,6 +361,7 @@ static void add_scanner(struct scanner_pool *p, pid_t pid, int fd)
 	sc->pool = p;
 	sc->pid = pid;
 	sc->fd = fd;
+	sc->epoch = p->epoch;
 	evutil_make_socket_nonblocking(fd);
 	sc->ev = event_new(base, fd, EV_READ | EV_PERSIST, scanner_readable, sc);
 	sc->timer = evtimer_new(base, scanner_timeout, sc);
@@ -378,15 +385,58 @@ static void note_exit(pid_t pid, int status)
 		          WEXITSTATUS(status) == 4 ? " (its sandbox could not be set up)" : "");
 }
 
+/* Lets the current zygote go (closing its control socket: it forks no more
+ * and ends with its last scanner) and retires its idle scanners; busy ones
+ * retire when their scan ends. */
+static void retire_zygote(struct scanner_pool *p)
+{
+	if (p->ctl_ev != NULL)
+		event_free(p->ctl_ev);
+	p->ctl_ev = NULL;
+	if (p->ctl >= 0)
+		close(p->ctl);
+	p->ctl = -1;
+	p->zygote = -1;
+	p->epoch++;
+	struct scanner *sc;
+	while ((sc = TAILQ_FIRST(&p->idle)) != NULL) {
+		TAILQ_REMOVE(&p->idle, sc, link);
+		scanner_free(sc);
+	}
+}
+
 static void zygote_lost(struct scanner_pool *p)
 {
 	log_error("scanner zygote %d ended; starting another", (int)p->zygote);
-	event_free(p->ctl_ev);
-	p->ctl_ev = NULL;
-	close(p->ctl);
-	p->ctl = -1;
-	p->zygote = -1;
+	retire_zygote(p);
 	start_zygote(p);
+}
+
+/*
+ * A zygote holds a copy of every page the server had when it was forked,
+ * the engines of older generations included. Once such a generation is
+ * gone from the server, a pool forked while it lived starts a fresh zygote
+ * and retires the old one, so that its engine is really freed: a reload
+ * costs the old and the new engine only until the old one's last scan.
+ */
+static void refresh_newer(struct scanner_pools *set, const struct scanner_pool *gone)
+{
+	struct scanner_pool *q;
+	bool newer = false;
+	TAILQ_FOREACH(q, &set->pools, link)
+	{
+		if (q == gone) {
+			newer = true;
+			continue;
+		}
+		if (!newer || generation_holds_all(q->g, gone->g))
+			continue;
+		log_info("scanner zygote %d forked before generation %llu was freed; forking a "
+		         "fresh one",
+		         (int)q->zygote, (unsigned long long)gone->g->serial);
+		retire_zygote(q);
+		start_zygote(q);
+	}
 }
 
 static void ctl_readable(evutil_socket_t fd, short what, void *arg)
@@ -573,13 +623,15 @@ void scanner_pool_free(struct scanner_pool *p)
 		TAILQ_REMOVE(&p->busy, sc, link);
 		scanner_free(sc);
 	}
-	/* Closing the control socket tells the zygote to stop its scanners. */
+	/* Closing the sockets ends the scanners, and the control socket the zygote. */
 	if (p->ctl_ev != NULL)
 		event_free(p->ctl_ev);
 	if (p->ctl >= 0)
 		close(p->ctl);
 	event_free(p->retry);
-	if (p->set != NULL)
+	if (p->set != NULL) {
+		refresh_newer(p->set, p);
 		TAILQ_REMOVE(&p->set->pools, p, link);
+	}
 	free(p);
 }

@@ -13,11 +13,13 @@
  * The zygote speaks only on its control socket: it hands each new scanner's
  * socket to the server (SCANNER_EVENT_STARTED) and says when one ended
  * (SCANNER_EVENT_EXITED, with its wait status). A scanner that dies is
- * replaced at once; one that dies within a second of starting, several
- * times in a row (a broken sandbox, say), is replaced after a pause that
- * grows to 5 s, so a broken setup does not fork without end. When the
- * server closes the control socket (the generation is gone) or dies
- * (PR_SET_PDEATHSIG), the zygote kills its scanners and exits.
+ * replaced at once; one that dies by itself (not SIGKILL) within a second
+ * of starting, several times in a row (a broken sandbox, say), is replaced
+ * after a pause that grows to 5 s, so a broken setup does not fork without
+ * end. When the server closes the control socket (the generation is gone,
+ * or a fresh zygote replaces this one), the zygote forks no more and ends
+ * after its last scanner, which ends when the server closes its socket;
+ * when the server dies, PR_SET_PDEATHSIG ends them all.
  */
 #include "scanner_zygote.h"
 
@@ -57,7 +59,8 @@ static uint64_t now_ms(void)
 }
 
 /* The start of a child of this process: dies with its parent, keeps only
- * fd (as CTL_FD) and the standard descriptors, default signals. */
+ * fd (as CTL_FD) and the standard descriptors, ignores the signals that
+ * are the server's. */
 static void child_setup(int fd, pid_t parent, const char *name)
 {
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
@@ -65,9 +68,12 @@ static void child_setup(int fd, pid_t parent, const char *name)
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
-	int sigs[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGCHLD};
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		signal(sigs[i], SIG_DFL);
+	/* "pkill -HUP icapd" and a terminal's Ctrl-C reach these processes too:
+	 * the server alone acts on them, and these end with it. */
+	int ignored[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGPIPE};
+	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		signal(ignored[i], SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
 	if (fd != CTL_FD && dup2(fd, CTL_FD) < 0)
 		_exit(1);
 	if (close_range(CTL_FD + 1, ~0u, 0) < 0)
@@ -133,11 +139,12 @@ static void reap(struct zygote *z)
 	}
 }
 
+/* The server let this zygote go: its scanners end as the server closes
+ * their sockets (busy ones after their scan); then so does the zygote. */
 static noreturn void shut_down(struct zygote *z)
 {
-	for (unsigned i = 0; i < z->n; i++)
-		if (z->pids[i] > 0)
-			kill(z->pids[i], SIGKILL);
+	(void)z;
+	close(CTL_FD);
 	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
 		;
 	_exit(0);

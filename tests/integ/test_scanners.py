@@ -331,3 +331,30 @@ def test_large_header_blocks_reach_the_scanner(iso):
             assert_blocked(r)
         else:
             assert r.status == 204, r
+
+
+@needs_faults
+def test_zygote_forked_under_an_old_generation_is_refreshed(icapd_factory, tmp_path):
+    """A reload while a scan of the old generation runs: the new zygote is
+    forked holding the old engine's pages, so once the old generation is
+    freed a fresh zygote replaces it (and the old engine really goes)."""
+    sigs = tmp_path / "sigs"
+    sigs.mkdir()
+    for name in os.listdir(SIGS):
+        if name.endswith((".ndb", ".hdb")):
+            with open(os.path.join(SIGS, name), "rb") as f:
+                (sigs / name).write_bytes(f.read())
+    srv = start(icapd_factory, scan_timeout="20s", services=SERVICES.replace(SIGS, str(sigs)))
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault(
+        "r", scan(srv, b"ICAPD-FAULT-SLOW" + pseudo_random(3000))))
+    t.start()
+    time.sleep(0.5)
+    (sigs / "extra.ndb").write_text("icapd.Test.Extra:0:*:69636170642d6578747261\n")
+    srv.signal(signal.SIGHUP)
+    assert poll(lambda: metric(srv.metrics(), "icapd_reloads_total", result="ok") == 1, 10)
+    t.join(30)
+    assert result["r"].status == 204
+    assert poll(lambda: "forking a fresh one" in srv.output(), 5), srv.output()[-2000:]
+    assert wait_scanners(srv, timeout=5), children(srv.pid)
+    assert_blocked(scan(srv, b"icapd-extra " * 10))
