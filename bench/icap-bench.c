@@ -31,9 +31,11 @@
  * another HTTP status, or answers a REQMOD with a response; any other 200
  * must echo the body that was sent, which is compared as it arrives. An
  * infected body must be blocked (a reply cut short after an early start, as
- * icapd's early_hold does, counts as blocked); a clean one must not be. With
- * --preview the first N body bytes go out as a preview and the rest only
- * after "100 Continue".
+ * icapd's early_hold does, counts as blocked); a clean one must not be. A
+ * block whose head holds --fail-closed-mark is the server failing closed
+ * (the body could not be checked): counted apart, never as a wrong
+ * verdict. With --preview the first N body bytes go out as a preview and
+ * the rest only after "100 Continue".
  *
  * At the end it prints throughput, replies by status and by verdict, errors
  * by kind, latency percentiles from a log-linear histogram and its own CPU
@@ -132,6 +134,7 @@ enum verdict {
 	V_BLOCKED,   /* 200 with a block (X-Infection-Found, 403, ...) */
 	V_MODIFIED,  /* 200 with another body, not a block: a mismatch */
 	V_CUT,       /* 200 that began an echo and was cut short */
+	V_UNSCANNED, /* a block saying the body could not be checked (--fail-closed-mark) */
 	V_COUNT,
 };
 
@@ -141,6 +144,7 @@ static const char *const verdict_names[V_COUNT] = {
         [V_BLOCKED] = "200_blocked",
         [V_MODIFIED] = "200_modified",
         [V_CUT] = "200_cut",
+        [V_UNSCANNED] = "200_unscanned",
 };
 
 /* Where a connection is in its request. */
@@ -238,6 +242,7 @@ struct bench_conn {
 	bool resend;      /* send the request in flight again once connected */
 	bool resent;
 	bool threat;       /* the reply head named an infection or violation */
+	bool unscanned;    /* ... and holds --fail-closed-mark */
 	bool blocked;      /* the reply is a block */
 	bool cut;          /* the reply was cut short after it began */
 	unsigned index;    /* of this connection; open loop: its share of the schedule */
@@ -278,6 +283,7 @@ struct bench {
 	double repeat_share; /* of requests with one of repeat_set bodies */
 	unsigned repeat_set; /* how many repeated bodies (per payload) */
 	double infected_share;
+	const char *fail_mark; /* a block whose head holds this failed closed */
 
 	uint64_t nonce;       /* unique bodies count from here */
 	uint64_t repeat_base; /* repeated bodies: repeat_base + 0 .. repeat_set - 1 */
@@ -953,7 +959,7 @@ static void conn_done(struct bench_conn *c)
 	if (b->method != M_OPTIONS && (c->status == 200 || c->status == 204)) {
 		enum verdict v = c->status == 204 ? V_204
 		                 : c->cut         ? V_CUT
-		                 : c->blocked     ? V_BLOCKED
+		                 : c->blocked     ? (c->unscanned ? V_UNSCANNED : V_BLOCKED)
 		                 : c->mismatch    ? V_MODIFIED
 		                                  : V_UNCHANGED;
 
@@ -1092,6 +1098,7 @@ static int parse_head(struct bench_conn *c, const char *p, size_t len)
 	c->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
 	c->close_after = false;
 	c->threat = false;
+	c->unscanned = false;
 	c->body_ent = ENT_NONE;
 	c->hdr_len = 0;
 	c->res_hdr = -1;
@@ -1158,6 +1165,10 @@ static int conn_read_head(struct bench_conn *c, struct evbuffer *in)
 		goto bad;
 	if (parse_head(c, p, hlen) < 0)
 		goto bad;
+	/* A server that could not check a body and blocked it (icapd names the
+	 * category "not-scanned") is not judging the content: its own verdict. */
+	if (c->threat && b->fail_mark != NULL)
+		c->unscanned = has_token(p, hlen, b->fail_mark);
 	evbuffer_drain(in, hlen);
 	c->scan = 0;
 
@@ -1646,6 +1657,11 @@ static void usage(FILE *f)
 	           "  --allow204      send Allow: 204\n"
 	           "  --chunk bytes   chunk size of the request body (64k)\n"
 	           "  --timeout secs  per-request timeout (30)\n"
+	           "  --fail-closed-mark TEXT  a block whose ICAP head holds TEXT (icapd: "
+	           "not-scanned)\n"
+	           "                  is the server failing closed, not a verdict on the "
+	           "content:\n"
+	           "                  counted as 200_unscanned, not as clean_blocked\n"
 	           "  --json          print one JSON object instead of a table\n"
 	           "Exit status: 0 without errors, 1 with errors (wrong verdicts included), "
 	           "2 on\n"
@@ -1741,6 +1757,7 @@ static void parse_args(struct bench *b, int argc, char **argv)
 		O_REPEAT_SET,
 		O_INFECTED_SHARE,
 		O_WARMUP,
+		O_FAIL_MARK,
 	};
 	static const struct option longopts[] = {
 	        {"preview", required_argument, NULL, O_PREVIEW},
@@ -1755,6 +1772,7 @@ static void parse_args(struct bench *b, int argc, char **argv)
 	        {"repeat-set", required_argument, NULL, O_REPEAT_SET},
 	        {"infected-share", required_argument, NULL, O_INFECTED_SHARE},
 	        {"warmup", required_argument, NULL, O_WARMUP},
+	        {"fail-closed-mark", required_argument, NULL, O_FAIL_MARK},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -1866,6 +1884,11 @@ static void parse_args(struct bench *b, int argc, char **argv)
 		case O_INFECTED_SHARE:
 			if ((b->infected_share = parse_share(optarg)) < 0)
 				die("--infected-share: a share from 0 to 1");
+			break;
+		case O_FAIL_MARK:
+			if (optarg[0] == '\0' || strlen(optarg) > 256)
+				die("--fail-closed-mark: 1..256 characters");
+			b->fail_mark = optarg;
 			break;
 		case O_TIMEOUT:
 			if ((b->timeout = parse_seconds(optarg, 3600)) < 0)
