@@ -341,3 +341,16 @@ def test_allowed_oversize_body_without_204_is_cut_not_corrupted(av):
         assert b"ICAP/1.0 " not in rest, "a second reply followed the 200"
         assert not rest.endswith(b"0\r\n\r\n"), "the cut reply ended as if complete"
         assert 0 < len(rest) < len(body)
+
+
+def test_eicar_inside_an_html_page_is_blocked(av):
+    """libclamav matches HTML only normalized (lower case): the bundled
+    database carries the EICAR signature in that form too."""
+    page = b"<html><head><title>t</title></head><body><p>Hello</p>" + EICAR + \
+        b"<p>bye</p></body></html>\n"
+    msg = ic.build("RESPMOD", av.uri("respmod"), ["Host: " + av.hostport, "Allow: 204"],
+                   req_hdr=REQ, res_hdr=ic.http_response_head(
+                       length=len(page), extra=["Content-Type: text/html; charset=utf-8"]),
+                   body=page)
+    r = ic.request(av.host, av.port, msg)
+    assert_block_page(r, threat="icapd.Test.EICAR.HTML")
