@@ -68,6 +68,7 @@ struct scanner_pool {
 struct scanner_pools {
 	struct event_base *base;
 	struct scanner_pools_config cfg;
+	bool stopping; /* the server is shutting down: fork nothing more */
 	TAILQ_HEAD(, scanner_pool) pools;
 };
 
@@ -476,6 +477,8 @@ static void start_zygote(struct scanner_pool *p)
 {
 	struct scanner_pools *set = p->set;
 	int ctl;
+	if (set->stopping)
+		return;
 	if (set->cfg.can_fork != NULL && !set->cfg.can_fork(set->cfg.arg)) {
 		struct timeval tv = {0, ZYGOTE_RETRY_MS * 1000};
 		evtimer_add(p->retry, &tv);
@@ -578,6 +581,7 @@ static void fail_pool(struct scanner_pool *p)
 void scanner_pools_fail_all(struct scanner_pools *ps)
 {
 	struct scanner_pool *p, *next;
+	ps->stopping = true;
 	for (p = TAILQ_FIRST(&ps->pools); p != NULL; p = next) {
 		next = TAILQ_NEXT(p, link);
 		fail_pool(p);
