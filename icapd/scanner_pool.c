@@ -272,6 +272,16 @@ static void scanner_free(struct scanner *sc)
 	free(sc);
 }
 
+/* Frees every scanner of list (closing their sockets ends them). */
+static void free_scanners(struct scanner_list *list)
+{
+	struct scanner *sc;
+	while ((sc = TAILQ_FIRST(list)) != NULL) {
+		TAILQ_REMOVE(list, sc, link);
+		scanner_free(sc);
+	}
+}
+
 /*
  * sc is gone, or must go (alive: it still runs and is killed here). Its
  * scan, if it had one, goes again to another scanner, or fails closed after
@@ -399,11 +409,7 @@ static void retire_zygote(struct scanner_pool *p)
 	p->ctl = -1;
 	p->zygote = -1;
 	p->epoch++;
-	struct scanner *sc;
-	while ((sc = TAILQ_FIRST(&p->idle)) != NULL) {
-		TAILQ_REMOVE(&p->idle, sc, link);
-		scanner_free(sc);
-	}
+	free_scanners(&p->idle);
 }
 
 static void zygote_lost(struct scanner_pool *p)
@@ -616,17 +622,10 @@ void scanner_pools_free(struct scanner_pools *ps)
 
 void scanner_pool_free(struct scanner_pool *p)
 {
-	struct scanner *sc;
 	if (p == NULL)
 		return;
-	while ((sc = TAILQ_FIRST(&p->idle)) != NULL) {
-		TAILQ_REMOVE(&p->idle, sc, link);
-		scanner_free(sc);
-	}
-	while ((sc = TAILQ_FIRST(&p->busy)) != NULL) { /* not expected: see the header */
-		TAILQ_REMOVE(&p->busy, sc, link);
-		scanner_free(sc);
-	}
+	free_scanners(&p->idle);
+	free_scanners(&p->busy); /* none expected: see the header */
 	/* Closing the sockets ends the scanners, and the control socket the zygote. */
 	if (p->ctl_ev != NULL)
 		event_free(p->ctl_ev);
