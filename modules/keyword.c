@@ -12,7 +12,7 @@
  *   -> charset to UTF-8 (kw_charset: BOM, HTTP charset, <meta>, detection)
  *   -> HTML to text (kw_html, for HTML)
  *   -> normalization (kw_normalize: NFKC case fold, kana, ignorables)
- *   -> matching (kw_rules: Vectorscan phrases, PCRE2 regexes, scores)
+ *   -> matching (kw_rules: kw_match phrases, PCRE2 regexes, scores)
  *
  * A multipart/form-data upload is judged part by part, each part through
  * its own charset and HTML stages (a file part of a binary type is left to

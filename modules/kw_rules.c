@@ -5,9 +5,8 @@
  * The file is tokenized by lex.h, like icapd.conf; after an error the parser
  * skips the statement and goes on, so one run reports every mistake, and
  * nothing is compiled unless there was none. Phrases are normalized with
- * kw_normalize_string, then all of them, of every category, become one
- * Vectorscan streaming database of pure literals (hs_compile_lit_multi:
- * no escaping, and every occurrence reported, overlapping ones too), with
+ * kw_normalize_string, then all of them, of every category, go into one
+ * kw_match matcher (every occurrence reported, overlapping ones too), with
  * the rule's index as the match id. Regexes are compiled by PCRE2 and JIT
  * compiled (the interpreter is used where JIT is not available); one match
  * context holds the limits for all of them.
@@ -356,32 +355,13 @@ static void parse_file(struct parser *ps)
 	}
 }
 
-/* All phrases into one streaming database; false (reported) if it fails. */
-static bool compile_phrases(struct parser *ps)
+/* All phrases into one matcher. */
+static void compile_phrases(struct parser *ps)
 {
 	struct kw_rules *r = ps->r;
-	if (r->nphrases == 0)
-		return true;
-	hs_compile_error_t *err = NULL;
-	if (hs_compile_lit_multi((const char *const *)ps->phrases, NULL, ps->phrase_rules,
-	                         ps->phrase_lens, (unsigned)r->nphrases, HS_MODE_STREAM, NULL,
-	                         &r->db, &err) != HS_SUCCESS) {
-		if (err != NULL && err->expression >= 0 && (size_t)err->expression < r->nphrases)
-			lex_error(&ps->lx, r->rules[ps->phrase_rules[err->expression]].line,
-			          "phrase: %s", err->message);
-		else
-			fprintf(ps->lx.errors, "%s: phrases: %s\n", ps->lx.file,
-			        err != NULL ? err->message : "cannot compile");
-		hs_free_compile_error(err);
-		r->db = NULL;
-		return false;
-	}
-	if (hs_alloc_scratch(r->db, &r->pool->proto) != HS_SUCCESS) {
-		fprintf(ps->lx.errors, "%s: phrases: cannot allocate a scratch space\n",
-		        ps->lx.file);
-		return false;
-	}
-	return true;
+	if (r->nphrases > 0)
+		r->match = kw_match_build((const char *const *)ps->phrases, ps->phrase_lens,
+		                          ps->phrase_rules, r->nphrases);
 }
 
 static void digest_hex(const char *text, size_t len, char *hex)
@@ -426,7 +406,9 @@ struct kw_rules *kw_rules_load(const char *path, FILE *errors, struct kw_rules_s
 	lex_init(&ps.lx, path, text, len, errors);
 	parse_file(&ps);
 	lex_done(&ps.lx);
-	bool ok = ps.lx.nerrors == 0 && compile_phrases(&ps);
+	bool ok = ps.lx.nerrors == 0;
+	if (ok)
+		compile_phrases(&ps);
 	for (size_t i = 0; i < r->nphrases; i++)
 		free(ps.phrases[i]);
 	free(ps.phrases);
@@ -465,9 +447,6 @@ void kw_rules_free(struct kw_rules *r)
 		pcre2_code_free(r->regexes[i].code);
 	free(r->regexes);
 	pcre2_match_context_free(r->mctx);
-	for (size_t i = 0; i < r->pool->nhs; i++)
-		hs_free_scratch(r->pool->hs[i]);
-	free(r->pool->hs);
 	for (size_t i = 0; i < r->pool->nrx; i++) {
 		struct kw_rx_scratch *x = r->pool->rx[i];
 		pcre2_match_context_free(x->mctx);
@@ -476,37 +455,11 @@ void kw_rules_free(struct kw_rules *r)
 		free(x);
 	}
 	free(r->pool->rx);
-	hs_free_scratch(r->pool->proto);
 	pthread_mutex_destroy(&r->pool->lock);
 	free(r->pool);
-	hs_free_database(r->db);
+	kw_match_free(r->match);
 	free(r->path);
 	free(r);
-}
-
-hs_scratch_t *kw_scratch_get(const struct kw_rules *r)
-{
-	struct kw_scratch_pool *p = r->pool;
-	hs_scratch_t *s = NULL;
-	pthread_mutex_lock(&p->lock);
-	if (p->nhs > 0)
-		s = p->hs[--p->nhs];
-	pthread_mutex_unlock(&p->lock);
-	if (s == NULL && hs_clone_scratch(p->proto, &s) != HS_SUCCESS)
-		abort(); /* out of memory */
-	return s;
-}
-
-void kw_scratch_put(const struct kw_rules *r, hs_scratch_t *s)
-{
-	struct kw_scratch_pool *p = r->pool;
-	pthread_mutex_lock(&p->lock);
-	if (p->nhs == p->caphs) {
-		p->caphs = p->caphs ? 2 * p->caphs : 8;
-		p->hs = xrealloc(p->hs, p->caphs * sizeof(*p->hs));
-	}
-	p->hs[p->nhs++] = s;
-	pthread_mutex_unlock(&p->lock);
 }
 
 struct kw_rx_scratch *kw_rx_scratch_get(const struct kw_rules *r)

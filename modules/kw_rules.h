@@ -16,10 +16,10 @@
  * loaded, like the text they are matched against. Every occurrence of a
  * phrase or regex adds its weight to its category (overlapping ones too,
  * which is how "secret santa" -2 cancels "secret" 1... within it).
- * Phrases are matched all at once by one Vectorscan database in streaming
- * mode, so that a phrase that straddles two writes is found with no
- * copy of the text kept; regexes by PCRE2 with JIT and match and depth
- * limits, over a sliding window of the stream (a regex match longer than
+ * Phrases are matched all at once by one kw_match matcher (kw_match.h) in
+ * streaming mode, so that a phrase that straddles two writes is found
+ * with only a short carry-over of the text kept; regexes by PCRE2 with
+ * JIT and match and depth limits, over a sliding window of the stream (a regex match longer than
  * KW_REGEX_OVERLAP bytes may be missed where it straddles two windows),
  * within a CPU time budget per message (see kw_scan.c).
  *
@@ -42,9 +42,9 @@
  * rules, in a file of at most 16 MiB.
  *
  * Loaded rules are immutable and shared by all scan threads; the one
- * mutable part, a pool of scratch spaces that scans borrow (Vectorscan's,
- * and PCRE2 match contexts with their JIT stacks), has its own lock. Every
- * scan must be freed before its rules.
+ * mutable part, a pool of scratch spaces that scans borrow (PCRE2 match
+ * contexts with their JIT stacks), has its own lock. Every scan must be
+ * freed before its rules.
  */
 #ifndef ICAPD_KW_RULES_H
 #define ICAPD_KW_RULES_H
@@ -90,8 +90,8 @@ bool kw_rules_changed(const struct kw_rules *r);
 struct kw_scan;
 
 /* Scores the categories cats[0..ncats) (ids; an unknown id or a repeated one
- * is ignored); the others are not matched. Borrows a scratch space from the
- * rules' pool (or clones one). */
+ * is ignored); the others are not matched. Borrows a regex scratch space
+ * from the rules' pool (or makes one) if they have regexes. */
 struct kw_scan *kw_scan_new(const struct kw_rules *r, const unsigned *cats, size_t ncats);
 
 /* Normalized text; returns 0 (matching never stops the pipeline). */

@@ -7,13 +7,13 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 
-#include <hs/hs.h>
 #include <pcre2.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
+#include "kw_match.h"
 #include "kw_rules.h"
 
 struct kw_rule {
@@ -44,15 +44,12 @@ struct kw_rx_scratch {
 	pcre2_match_data *md;
 };
 
-/* Scratch spaces for hs_scan_stream and for the regexes: making one costs
- * more than a small message's matching, so scans borrow them from here and
- * give them back (kw_scan_new / kw_scan_free). The pool grows to the number
- * of scans run at once (the scan threads) and is freed with the rules. */
+/* Scratch spaces for the regexes: making one costs more than a small
+ * message's matching, so scans borrow them from here and give them back
+ * (kw_scan_new / kw_scan_free). The pool grows to the number of scans run
+ * at once (the scan threads) and is freed with the rules. */
 struct kw_scratch_pool {
 	pthread_mutex_t lock;
-	hs_scratch_t *proto; /* allocated at load: proves the database usable */
-	hs_scratch_t **hs;
-	size_t nhs, caphs;
 	struct kw_rx_scratch **rx;
 	size_t nrx, caprx;
 };
@@ -66,7 +63,7 @@ struct kw_rules {
 	size_t nrules, nphrases;
 	struct kw_regex *regexes;
 	size_t nregexes;
-	hs_database_t *db; /* NULL if there is no phrase */
+	struct kw_match *match; /* the phrases; NULL if there is none */
 	struct kw_scratch_pool *pool;
 	pcre2_match_context *mctx; /* the limits, copied into each kw_rx_scratch */
 	char digest[65];
@@ -76,8 +73,6 @@ struct kw_rules {
 	struct timespec mtime;
 };
 
-hs_scratch_t *kw_scratch_get(const struct kw_rules *r);
-void kw_scratch_put(const struct kw_rules *r, hs_scratch_t *s);
 struct kw_rx_scratch *kw_rx_scratch_get(const struct kw_rules *r);
 void kw_rx_scratch_put(const struct kw_rules *r, struct kw_rx_scratch *x);
 

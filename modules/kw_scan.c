@@ -2,8 +2,7 @@
  * kw_scan: one message's matching against loaded keyword rules (see
  * kw_rules.h), on a scan thread.
  *
- * Phrases: a Vectorscan stream of the rules' database, with a scratch space
- * borrowed from the rules' pool for the scan's life; every match calls back
+ * Phrases: a stream of the rules' kw_match matcher; every match calls back
  * with the rule's index, and the weight goes to the rule's category if the
  * scan scores it.
  *
@@ -54,8 +53,7 @@
 
 struct kw_scan {
 	const struct kw_rules *r;
-	hs_stream_t *stream; /* NULL without phrases, or once closed */
-	hs_scratch_t *scratch;
+	struct kw_match_stream *stream; /* NULL without phrases or categories */
 	const char *error;
 	bool finished;
 	bool regex_stopped;
@@ -93,12 +91,9 @@ static void add_hit(struct kw_scan *s, unsigned i)
 		s->hits[sl][s->nhits[sl]++] = i;
 }
 
-static int on_phrase(unsigned int id, unsigned long long from, unsigned long long to,
-                     unsigned int flags, void *ctx)
+static void on_phrase(void *ctx, unsigned id)
 {
-	(void)from, (void)to, (void)flags;
 	add_hit(ctx, id);
-	return 0;
 }
 
 struct kw_scan *kw_scan_new(const struct kw_rules *r, const unsigned *cats, size_t ncats)
@@ -124,11 +119,8 @@ struct kw_scan *kw_scan_new(const struct kw_rules *r, const unsigned *cats, size
 		if (s->win == NULL)
 			abort();
 	}
-	if (r->db != NULL && s->ncats > 0) {
-		s->scratch = kw_scratch_get(r);
-		if (hs_open_stream(r->db, 0, &s->stream) != HS_SUCCESS)
-			abort(); /* out of memory */
-	}
+	if (r->match != NULL && s->ncats > 0)
+		s->stream = kw_match_open(r->match, on_phrase, s);
 	return s;
 }
 
@@ -209,14 +201,8 @@ int kw_scan_write(struct kw_scan *s, const char *p, size_t n)
 {
 	if (s->finished || n == 0)
 		return 0;
-	for (size_t off = 0; s->stream != NULL && off < n;) {
-		unsigned k = n - off > (1u << 30) ? 1u << 30 : (unsigned)(n - off);
-		if (hs_scan_stream(s->stream, p + off, k, 0, s->scratch, on_phrase, s) !=
-		            HS_SUCCESS &&
-		    s->error == NULL)
-			s->error = "phrase matching failed";
-		off += k;
-	}
+	if (s->stream != NULL)
+		kw_match_write(s->stream, p, n);
 	while (n > 0 && s->nrx > 0 && !s->regex_stopped) {
 		size_t k = WINDOW_CAP - s->winlen;
 		if (k > n)
@@ -271,11 +257,8 @@ void kw_scan_finish(struct kw_scan *s, struct kw_result *res)
 {
 	if (!s->finished) {
 		s->finished = true;
-		if (s->stream != NULL &&
-		    hs_close_stream(s->stream, s->scratch, on_phrase, s) != HS_SUCCESS &&
-		    s->error == NULL)
-			s->error = "phrase matching failed";
-		s->stream = NULL;
+		if (s->stream != NULL)
+			kw_match_finish(s->stream);
 		if (s->nrx > 0 && !s->regex_stopped && s->winlen > 0)
 			run_regexes(s, true);
 	}
@@ -302,10 +285,7 @@ void kw_scan_free(struct kw_scan *s)
 {
 	if (s == NULL)
 		return;
-	if (s->stream != NULL)
-		hs_close_stream(s->stream, NULL, NULL, NULL);
-	if (s->scratch != NULL)
-		kw_scratch_put(s->r, s->scratch);
+	kw_match_close(s->stream);
 	if (s->rxs != NULL)
 		kw_rx_scratch_put(s->r, s->rxs);
 	free(s->win);

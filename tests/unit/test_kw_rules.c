@@ -292,7 +292,10 @@ static void test_overlaps_and_negative(void **state)
 	scan_all_splits(r, &c, 1, "secret santa secret", &res);
 	assert_int_equal(res.score, 2 * 3 - 1);
 	assert_int_equal(res.category, 0);
-	assert_string_equal(res.matched, "test.rules:4 test.rules:6 test.rules:5");
+	/* Found in the order of their anchors in the text (kw_match.c): "secret
+	 * santa" has its own 8-byte one, checked before the 4-byte one of the
+	 * two "secret" at the same position. */
+	assert_string_equal(res.matched, "test.rules:5 test.rules:4 test.rules:6");
 	kw_rules_free(r);
 }
 
@@ -734,12 +737,124 @@ static void test_regex_only_rules(void **state)
 	kw_rules_free(r);
 }
 
+/* Occurrences of needle in hay, overlapping ones too. */
+static long count_in(const char *hay, size_t hn, const char *needle, size_t nn)
+{
+	long c = 0;
+	for (size_t i = 0; i + nn <= hn; i++)
+		c += memcmp(hay + i, needle, nn) == 0;
+	return c;
+}
+
+/* The phrases (with their weights) as a category of a rules file; then
+ * each text, normalized, scanned from a copy at each of the 64 positions
+ * past a 64-byte boundary, in one write and in two: the score must be what
+ * counting the normalized phrases in the text gives. */
+static void check_alignments(const char *const *phrases, const long *weights, size_t np,
+                             const char *const *texts, size_t nt)
+{
+	char rules[4096];
+	size_t rl = (size_t)snprintf(rules, sizeof(rules), "category c {\n\tthreshold 1000000;\n");
+	for (size_t i = 0; i < np; i++)
+		rl += (size_t)snprintf(rules + rl, sizeof(rules) - rl, "\tphrase \"%s\" %ld;\n",
+		                       phrases[i], weights[i]);
+	snprintf(rules + rl, sizeof(rules) - rl, "}\n");
+	struct kw_rules *r = load_ok(rules);
+	unsigned c = 0;
+	for (size_t k = 0; k < nt; k++) {
+		size_t len;
+		char *t = kw_normalize_string(texts[k], strlen(texts[k]), &len);
+		long want = 0;
+		for (size_t i = 0; i < np; i++) {
+			size_t pl;
+			char *ph = kw_normalize_string(phrases[i], strlen(phrases[i]), &pl);
+			want += weights[i] * count_in(t, len, ph, pl);
+			free(ph);
+		}
+		assert_true(want > 0);
+		char *buf = aligned_alloc(64, (len + 128) / 64 * 64);
+		assert_non_null(buf);
+		for (int a = 0; a < 64; a++) {
+			memcpy(buf + a, t, len);
+			for (size_t split = 0; split <= len; split += len / 2 + 1) {
+				struct kw_scan *s = kw_scan_new(r, &c, 1);
+				kw_scan_write(s, buf + a, split);
+				kw_scan_write(s, buf + a + split, len - split);
+				struct kw_result res;
+				kw_scan_finish(s, &res);
+				kw_scan_free(s);
+				if (res.score != want || res.error != NULL)
+					fail_msg("text %zu at alignment %d, split at %zu: score "
+					         "%ld, "
+					         "want %ld",
+					         k, a, split, res.score, want);
+			}
+		}
+		free(buf);
+		free(t);
+	}
+	kw_rules_free(r);
+}
+
+/* Vectorscan 5.4.9's AVX-512 code, which matched phrases before kw_match,
+ * missed literals that lie at some distances from a 64-byte boundary when
+ * the database held certain other literals (with the two one-byte
+ * literals "@" and "`", a match in the last bytes of a buffer of 64 or
+ * more, at 63 of the 64 alignments). The texts put every phrase before, at
+ * and after the 64-byte mark; the last set is one fuzz_kw_rules found. */
+static void test_phrases_every_alignment(void **state)
+{
+	(void)state;
+	static const char *const fill =
+	        "zzzz the quick brown fox jumps over the lazy dog; lorem ipsum dolor sit amet, "
+	        "consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore "
+	        "magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris "
+	        "nisi ut aliquip ex ea commodo consequat.";
+	static const char *const sets[][5] = {
+	        {"@", "`"},
+	        {"[", "{"},
+	        {"ヒミツ", "himi :\xef\xbf\xbdu"},
+	        {"秘密", "ひみつ", "top secret", "]", "}"},
+	};
+	static const long weights[] = {1, 10, 100, 1000, 10000};
+	static const char *const fuzzed[] = {
+	        /* Found by fuzz_kw_rules: ヒミツ missed at 9 alignments. */
+	        "ld 1; regex \"a+()+b\" 1; } aaaaaaaaaaaaaaaaaaary bt { thresh"
+	        "\xe3\x83\x92\xe3\x83\x9f\xe3\x83\x84\xbd\xef\xbf\xbd\xe3\x83\x84",
+	};
+	for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++) {
+		size_t np = 0;
+		while (np < 5 && sets[s][np] != NULL)
+			np++;
+		/* Each phrase after 0..130 bytes of filler, then 0 or 3 more. */
+		char *texts[2 * 5 * 14 + 1];
+		size_t nt = 0;
+		static const size_t before[] = {0,  1,  2,  31, 32,  33,  62,
+		                                63, 64, 65, 66, 100, 127, 130};
+		for (size_t i = 0; i < np; i++)
+			for (size_t b = 0; b < sizeof(before) / sizeof(before[0]); b++)
+				for (size_t after = 0; after <= 3; after += 3) {
+					char *t = malloc(512);
+					assert_non_null(t);
+					snprintf(t, 512, "%.*s%s%.*s", (int)before[b], fill,
+					         sets[s][i], (int)after, fill);
+					texts[nt++] = t;
+				}
+		if (s == 2)
+			texts[nt++] = strdup(fuzzed[0]);
+		check_alignments(sets[s], weights, np, (const char *const *)texts, nt);
+		for (size_t i = 0; i < nt; i++)
+			free(texts[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_parse_errors),
 	        cmocka_unit_test(test_more_errors),
 	        cmocka_unit_test(test_phrases_every_split),
+	        cmocka_unit_test(test_phrases_every_alignment),
 	        cmocka_unit_test(test_overlaps_and_negative),
 	        cmocka_unit_test(test_thresholds_and_categories),
 	        cmocka_unit_test(test_regex_windows),
