@@ -36,7 +36,8 @@ struct scan {
 	void (*done)(void *arg); /* on the loop, unless detached */
 	void *arg;
 	bool detached;
-	unsigned attempts; /* scanner processes lost on this scan (scanner_pool.c) */
+	unsigned attempts;  /* scanner processes lost on this scan (scanner_pool.c) */
+	uint64_t queued_ms; /* when it last began to wait for a scanner */
 };
 
 /*

@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/queue.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "generation.h"
@@ -58,6 +59,7 @@ struct scanner_pool {
 	unsigned epoch; /* counts the zygotes forked; scanners of older ones retire */
 	int ctl;
 	struct event *ctl_ev, *retry;
+	struct event *watchdog; /* fails scans that no scanner took in time */
 	struct scanner_list idle, busy;
 	struct workq_job *head, *tail; /* scans waiting for a scanner */
 	unsigned queued;
@@ -73,12 +75,21 @@ struct scanner_pools {
 };
 
 static void start_zygote(struct scanner_pool *p);
+static void watchdog(evutil_socket_t fd, short what, void *arg);
 
 /* ---------------------------------------------------------------- queue */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 static void push(struct scanner_pool *p, struct scan *s, bool front)
 {
 	struct workq_job *j = &s->job;
+	s->queued_ms = now_ms();
 	if (front) {
 		j->next = p->head;
 		p->head = j;
@@ -539,7 +550,8 @@ int scanner_pools_attach(struct scanner_pools *ps, struct generation *g)
 	TAILQ_INIT(&p->idle);
 	TAILQ_INIT(&p->busy);
 	p->retry = evtimer_new(ps->base, retry_zygote, p);
-	if (p->retry == NULL)
+	p->watchdog = evtimer_new(ps->base, watchdog, p);
+	if (p->retry == NULL || p->watchdog == NULL)
 		abort();
 	TAILQ_INSERT_TAIL(&ps->pools, p, link);
 	g->scanners = p;
@@ -547,11 +559,51 @@ int scanner_pools_attach(struct scanner_pools *ps, struct generation *g)
 	return p->zygote > 0 ? 0 : -1;
 }
 
+/*
+ * Once a second while scans wait: a scan that no scanner took within
+ * scan_timeout (no scanner could start: fork failing, a sandbox the kernel
+ * refuses) ends as a scan error, which on_scan_error decides, rather than
+ * waiting for ever.
+ */
+static void watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	struct scanner_pool *p = arg;
+	(void)fd;
+	(void)what;
+	uint64_t limit = (uint64_t)p->timeout.tv_sec * 1000u + (uint64_t)p->timeout.tv_usec / 1000u;
+	struct workq_job *late = NULL;
+	while (p->head != NULL && now_ms() - ((struct scan *)p->head)->queued_ms > limit) {
+		struct scan *s = pop(p);
+		s->verdict = (struct verdict){.kind = VERDICT_ERROR, .module = "scanner"};
+		snprintf(s->verdict.reason, sizeof(s->verdict.reason),
+		         "no scanner process took it within scan_timeout");
+		s->job.next = late;
+		late = &s->job;
+	}
+	if (late != NULL)
+		log_error("scanner: no scanner process has taken a scan for scan_timeout; see the "
+		          "errors above on why scanners do not start");
+	if (p->head != NULL) {
+		struct timeval tv = {1, 0};
+		evtimer_add(p->watchdog, &tv);
+	}
+	/* Each holds a reference to the generation: only the last may free p. */
+	while (late != NULL) {
+		struct workq_job *next = late->next;
+		complete(p->set, (struct scan *)late);
+		late = next;
+	}
+}
+
 void scanner_pool_submit(struct scanner_pool *p, struct scan *s)
 {
 	s->attempts = 0;
 	push(p, s, false);
 	dispatch(p);
+	if (p->head != NULL && !evtimer_pending(p->watchdog, NULL)) {
+		struct timeval tv = {1, 0};
+		evtimer_add(p->watchdog, &tv);
+	}
 }
 
 bool scanner_pool_saturated(const struct scanner_pool *p)
@@ -632,6 +684,7 @@ void scanner_pool_free(struct scanner_pool *p)
 	if (p->ctl >= 0)
 		close(p->ctl);
 	event_free(p->retry);
+	event_free(p->watchdog);
 	if (p->set != NULL) {
 		refresh_newer(p->set, p);
 		TAILQ_REMOVE(&p->set->pools, p, link);

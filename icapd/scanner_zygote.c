@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -92,12 +93,21 @@ static void report(int ctl, enum scanner_event_kind kind, pid_t pid, int status,
 static void spawn(struct zygote *z, unsigned slot)
 {
 	int sv[2];
+#ifdef ICAPD_FAULT_INJECTION
+	if (getenv("ICAPD_TEST_NO_FORK") != NULL) /* test builds: fork failing */
+		return;
+#endif
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return;
 	pid_t zpid = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
 		child_setup(sv[1], zpid, "icapd-scanner");
+#ifdef ICAPD_FAULT_INJECTION
+		/* Test builds: a sandbox that cannot be set up (tests/integ). */
+		if (getenv("ICAPD_TEST_NO_SANDBOX") != NULL)
+			_exit(4);
+#endif
 		if (sandbox_enter() < 0)
 			_exit(4);
 		scanner_worker_main(CTL_FD, z->g);

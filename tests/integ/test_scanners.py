@@ -358,3 +358,34 @@ def test_zygote_forked_under_an_old_generation_is_refreshed(icapd_factory, tmp_p
     assert poll(lambda: "forking a fresh one" in srv.output(), 5), srv.output()[-2000:]
     assert wait_scanners(srv, timeout=5), children(srv.pid)
     assert_blocked(scan(srv, b"icapd-extra " * 10))
+
+
+@needs_faults
+def test_scanners_that_die_at_start_slow_down_and_fail_closed(icapd_factory, monkeypatch):
+    """Scanners that die at once (here: a sandbox that cannot be set up):
+    the scan fails closed, the log says why, and the restarts slow down
+    instead of forking without end."""
+    monkeypatch.setenv("ICAPD_TEST_NO_SANDBOX", "1")
+    srv = icapd_factory(services=SERVICES, directives={
+        "scan_threads": str(SCANNERS), "scan_timeout": "2s", "watch_interval": "0"})
+    assert_blocked(scan(srv, pseudo_random(2000)))
+    assert poll(lambda: "its sandbox could not be set up" in srv.output(), 5)
+    started = metric(srv.metrics(), "icapd_scanner_processes_started_total")
+    time.sleep(2)
+    assert metric(srv.metrics(), "icapd_scanner_processes_started_total") - started < 20
+
+
+@needs_faults
+def test_scans_no_scanner_takes_end_after_scan_timeout(icapd_factory, monkeypatch):
+    """No scanner can be forked at all: a scan waits scan_timeout, then ends
+    as a scan error (blocked), instead of waiting for ever."""
+    monkeypatch.setenv("ICAPD_TEST_NO_FORK", "1")
+    srv = icapd_factory(services=SERVICES, directives={
+        "scan_threads": str(SCANNERS), "scan_timeout": "2s", "watch_interval": "0"})
+    t0 = time.monotonic()
+    r = scan(srv, pseudo_random(2000))
+    took = time.monotonic() - t0
+    assert_blocked(r)
+    assert b"no scanner process" in r.body
+    assert 1.9 < took < 8, took
+    assert "no scanner process has taken a scan" in srv.output()
