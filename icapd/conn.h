@@ -21,7 +21,7 @@ void conn_new(struct server *s, evutil_socket_t fd, const struct sockaddr *peer,
  * close once their transaction ends. */
 void conn_close_idle(struct server *s);
 
-/* The scan threads have room again: connections that stopped reading
+/* The scanners (or scan threads) have room again: connections that stopped reading
  * their bodies read on. (A workq drained hook; arg is the server.) */
 void conn_resume_scan_waiters(void *arg);
 

@@ -20,7 +20,7 @@ void metrics_connection(int delta);
  * listener's allow list (admin: the admin listener's, else the ICAP one). */
 void metrics_connection_refused(bool admin);
 
-/* A connection stopped reading its body because the scan threads were full. */
+/* A connection stopped reading its body because the scanners were full. */
 void metrics_backpressure(void);
 void metrics_reload(bool ok);
 

@@ -9,11 +9,10 @@
  * never see sockets: the core owns I/O, framing, timeouts and limits.
  *
  * Threads: build() runs on the reload thread (or at start-up), judge_body()
- * on a scan thread, judge_headers() and wants_body() on the event loop (they
- * must be quick: microseconds). A
- * state is immutable once built and may be shared by several generations
- * (ref/unref), which is how a reload that changes only other inputs keeps
- * the ClamAV engine.
+ * in a scanner process (or on a scan thread with scan_isolation off), judge_headers() and
+ * wants_body() on the event loop (they must be quick: microseconds). A state is immutable once
+ * built and may be shared by several generations (ref/unref), which is how a reload that changes
+ * only other inputs keeps the ClamAV engine.
  */
 #ifndef ICAPD_MODULE_H
 #define ICAPD_MODULE_H
@@ -115,7 +114,7 @@ struct module {
 	 * v->detail with the rule that allowed it (icapd --check-url). */
 	void (*judge_headers)(const void *state, const struct module_msg *m, struct verdict *v);
 
-	/* Judges a complete body (on a scan thread). */
+	/* Judges a complete body (in a scanner process, or on a scan thread). */
 	void (*judge_body)(const void *state, const struct module_msg *m, struct body *b,
 	                   struct verdict *v);
 

@@ -37,7 +37,7 @@ struct workq;
 /* What a transaction gets from its connection. */
 struct txn_peer {
 	const char *address;   /* textual peer address, for logging when enabled */
-	struct workq *workq;   /* the scan threads */
+	struct workq *workq;   /* the scan threads (scan_isolation off), else NULL */
 	struct vcache *vcache; /* verdicts by content; NULL: none */
 	void (*wake)(void *);  /* the transaction can go on (its scan ended) */
 	void *wake_arg;

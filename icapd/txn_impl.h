@@ -23,7 +23,7 @@ enum txn_state {
 	TS_HEAD,
 	TS_HTTP_HEADERS,
 	TS_BODY,
-	TS_SCAN,    /* the body is with the scan threads */
+	TS_SCAN,    /* the body is with the scanners */
 	TS_VERDICT, /* the verdict is in: reply */
 	TS_SEND,    /* sending a held body back from the store */
 	TS_DONE,
