@@ -229,11 +229,11 @@ static int zlib_header(unsigned char b0, unsigned char b1)
  * comes in pieces. */
 static void inflate_start(struct stage *s, uint32_t flag)
 {
-	if (s->inf == NULL) {
-		s->inf = malloc(sizeof(*s->inf));
-		if (s->inf == NULL)
-			abort();
-	}
+	/* Zeroed as well as initialized: cheap, and nothing of an earlier
+	 * stream (a previous gzip member) can carry over. */
+	if (s->inf == NULL && (s->inf = malloc(sizeof(*s->inf))) == NULL)
+		abort();
+	memset(s->inf, 0, sizeof(*s->inf));
 	isal_inflate_init(s->inf);
 	s->inf->crc_flag = flag;
 	s->inf->hist_bits = 0; /* the format's 32 KiB */
