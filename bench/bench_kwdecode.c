@@ -17,8 +17,6 @@
  */
 #include <stdio.h>
 
-#ifdef WITH_KEYWORD
-
 #include <iconv.h>
 #include <isa-l/igzip_lib.h>
 #include <stdint.h>
@@ -465,13 +463,3 @@ int main(int argc, char **argv)
 	free(form.p);
 	return 0;
 }
-
-#else
-
-int main(void)
-{
-	fprintf(stderr, "bench_kwdecode: keyword module not compiled in (-DWITH_KEYWORD)\n");
-	return 0;
-}
-
-#endif

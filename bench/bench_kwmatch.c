@@ -29,8 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef WITH_KEYWORD
-
 #include <iconv.h>
 #include <zlib.h>
 
@@ -485,13 +483,3 @@ int main(int argc, char **argv)
 	free(ne);
 	return 0;
 }
-
-#else
-
-int main(void)
-{
-	printf("bench_kwmatch: keyword module not compiled in (--without-keyword)\n");
-	return 0;
-}
-
-#endif

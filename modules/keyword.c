@@ -24,7 +24,6 @@
  * which the service's on_scan_error turns into a block or a pass; a block
  * found in what was decoded before the trouble still blocks.
  */
-#ifdef WITH_KEYWORD
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -520,5 +519,3 @@ const struct module keyword_module = {
         .wants_body = keyword_wants_body,
         .judge_body = keyword_judge_body,
 };
-
-#endif /* WITH_KEYWORD */

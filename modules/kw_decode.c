@@ -31,7 +31,6 @@
  * or br stream are ignored (servers pad). zstd frames follow each other
  * natively; anything else after them is corrupt.
  */
-#ifdef WITH_KEYWORD
 
 #include "kw_decode.h"
 
@@ -656,5 +655,3 @@ struct kw_sink kw_decode_sink(struct kw_decode *d)
 {
 	return (struct kw_sink){decode_sink_write, d};
 }
-
-#endif /* WITH_KEYWORD */

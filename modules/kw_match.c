@@ -51,7 +51,6 @@
  * come before the anchored ones, each in the order given: the order of
  * matches does not depend on the writes.
  */
-#ifdef WITH_KEYWORD
 
 #include "kw_match.h"
 
@@ -659,5 +658,3 @@ void kw_match_finish(struct kw_match_stream *s)
 	advance(s, true);
 	s->finished = true;
 }
-
-#endif /* WITH_KEYWORD */

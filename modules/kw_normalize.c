@@ -32,7 +32,6 @@
  * with a longer result (㈱ -> (株)) go through utf8proc, into a buffer
  * reused across calls.
  */
-#ifdef WITH_KEYWORD
 
 #include "kw_normalize.h"
 
@@ -561,5 +560,3 @@ char *kw_normalize_string(const char *s, size_t len, size_t *out_len)
 		*out_len = b.n;
 	return b.p;
 }
-
-#endif /* WITH_KEYWORD */

@@ -15,7 +15,6 @@
  * read: a change made while it was read shows as a change, never the
  * other way round. The digest is of the bytes that were parsed.
  */
-#ifdef WITH_KEYWORD
 
 #include "kw_rules_impl.h"
 
@@ -525,5 +524,3 @@ bool kw_rules_changed(const struct kw_rules *r)
 	return st.st_dev != r->dev || st.st_ino != r->ino || st.st_size != r->size ||
 	       st.st_mtim.tv_sec != r->mtime.tv_sec || st.st_mtim.tv_nsec != r->mtime.tv_nsec;
 }
-
-#endif /* WITH_KEYWORD */

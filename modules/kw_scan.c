@@ -33,7 +33,6 @@
  * does: such a call is made with PCRE2_NOTEOL, or "$" would match at every
  * slice's end ("(a+)+$" matched a long run of a's followed by more text).
  */
-#ifdef WITH_KEYWORD
 
 #include "kw_rules_impl.h"
 
@@ -291,5 +290,3 @@ void kw_scan_free(struct kw_scan *s)
 	free(s->win);
 	free(s);
 }
-
-#endif /* WITH_KEYWORD */

@@ -25,12 +25,7 @@
 #include <string.h>
 
 #include "chunked.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
+#include "fuzz_util.h"
 
 struct outcome {
 	enum chunked_status status; /* END, ERROR, or NEED_MORE when the input ran out */
@@ -41,14 +36,6 @@ struct outcome {
 };
 
 /* A small deterministic generator for piece and take sizes. */
-static uint64_t next(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 /*
  * Decodes in[0..len). Piece sizes: first, then step, or pseudo-random when
  * step is 0. Takes at most take_max data bytes per chunked_consume(), or a
@@ -71,7 +58,7 @@ static void decode(const uint8_t *in, size_t len, size_t first, size_t step, siz
 	CHECK(o->data != NULL);
 
 	do {
-		size_t plen = first_piece ? first : step ? step : (size_t)(next(&rng) % 64);
+		size_t plen = first_piece ? first : step ? step : (size_t)(fz_next(&rng) % 64);
 		first_piece = false;
 		if (plen > len - start)
 			plen = len - start;
@@ -95,7 +82,7 @@ static void decode(const uint8_t *in, size_t len, size_t first, size_t step, siz
 				size_t take = end - pos;
 				if (take > pend)
 					take = (size_t)pend;
-				size_t lim = take_max ? take_max : 1 + (size_t)(next(&rng) % 16);
+				size_t lim = take_max ? take_max : 1 + (size_t)(fz_next(&rng) % 16);
 				if (take > lim)
 					take = lim;
 				memcpy(o->data + o->data_len, piece + (pos - start), take);
@@ -232,8 +219,6 @@ static uint64_t hash(const uint8_t *d, size_t n)
 		h = (h ^ d[i]) * 1099511628211ULL;
 	return h;
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

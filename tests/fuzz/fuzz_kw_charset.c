@@ -14,7 +14,6 @@
  * stream has ended; a sink that refuses a write stops the converter with
  * -1. Violations abort.
  */
-#ifdef WITH_KEYWORD
 
 #include "fuzz_util.h"
 #include "kw_charset.h"
@@ -69,14 +68,6 @@ static void same(const struct outcome *a, const struct outcome *b)
 	CHECK(fz_buf_same(&a->out, &b->out));
 }
 
-static uint64_t next(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 4 || size > 16384)
@@ -104,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(cuts != NULL);
 	size_t nc = 0;
 	uint64_t rng = fz_hash(data, size) | 1;
-	for (size_t p = next(&rng) % 16; p < n; p += 1 + next(&rng) % 300)
+	for (size_t p = fz_next(&rng) % 16; p < n; p += 1 + fz_next(&rng) % 300)
 		cuts[nc++] = p;
 	run(&pr, body, n, cuts, nc, &other);
 	same(&whole, &other);
@@ -141,18 +132,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_buf_free(&whole.out);
 	return 0;
 }
-
-#else
-
-#include <stddef.h>
-#include <stdint.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	(void)data, (void)size;
-	return 0;
-}
-
-#endif

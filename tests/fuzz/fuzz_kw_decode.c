@@ -15,7 +15,6 @@
  * decoder with -1 and no error of its own. kw_coding_parse gives -1 or at most KW_CODINGS_MAX
  * codings, never identity. Violations abort.
  */
-#ifdef WITH_KEYWORD
 
 #include "fuzz_util.h"
 #include "kw_decode.h"
@@ -94,14 +93,6 @@ static void same(const struct outcome *a, const struct outcome *b)
 		CHECK(fz_buf_same(&a->out, &b->out));
 }
 
-static uint64_t next(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 static void coding_parse(const char *v, size_t n)
 {
 	enum kw_coding out[KW_CODINGS_MAX];
@@ -143,7 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(cuts != NULL);
 	size_t nc = 0;
 	uint64_t rng = fz_hash(data, size) | 1;
-	for (size_t p = next(&rng) % 4; p < n; p += 1 + next(&rng) % 64)
+	for (size_t p = fz_next(&rng) % 4; p < n; p += 1 + fz_next(&rng) % 64)
 		cuts[nc++] = p;
 	memset(&other, 0, sizeof(other));
 	run(&pr, body, n, cuts, nc, &other);
@@ -165,18 +156,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_buf_free(&whole.out);
 	return 0;
 }
-
-#else
-
-#include <stddef.h>
-#include <stdint.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	(void)data, (void)size;
-	return 0;
-}
-
-#endif

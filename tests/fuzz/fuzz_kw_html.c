@@ -12,7 +12,6 @@
  * refuses a write stops the stage with -1, having passed on a prefix of
  * the text. Violations abort.
  */
-#ifdef WITH_KEYWORD
 
 #include "fuzz_util.h"
 #include "kw_html.h"
@@ -34,14 +33,6 @@ static int run(const char *page, size_t n, const size_t *cuts, size_t ncuts, str
 		rc = kw_html_finish(h);
 	kw_html_free(h);
 	return rc;
-}
-
-static uint64_t next(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -66,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(cuts != NULL);
 	size_t nc = 0;
 	uint64_t rng = fz_hash(data, size) | 1;
-	for (size_t p = next(&rng) % 8; p < n; p += 1 + next(&rng) % 40)
+	for (size_t p = fz_next(&rng) % 8; p < n; p += 1 + fz_next(&rng) % 40)
 		cuts[nc++] = p;
 	CHECK(run(page, n, cuts, nc, &other) == 0);
 	CHECK(fz_buf_same(&whole, &other));
@@ -92,18 +83,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_buf_free(&whole);
 	return 0;
 }
-
-#else
-
-#include <stddef.h>
-#include <stdint.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	(void)data, (void)size;
-	return 0;
-}
-
-#endif

@@ -8,7 +8,6 @@
  * boundary, with each code path the CPU has (scalar, AVX2, AVX-512): the
  * same matches in the same order every time. Violations abort.
  */
-#ifdef WITH_KEYWORD
 
 #include "fuzz_util.h"
 #include "kw_match.h"
@@ -124,18 +123,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kw_match_free(m);
 	return 0;
 }
-
-#else
-
-#include <stddef.h>
-#include <stdint.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	(void)data, (void)size;
-	return 0;
-}
-
-#endif

@@ -17,7 +17,6 @@
  * sink that refuses a write stops the normalizer for good. Violations
  * abort.
  */
-#ifdef WITH_KEYWORD
 
 #include "fuzz_util.h"
 #include "kw_normalize.h"
@@ -43,14 +42,6 @@ static int run(const char *text, size_t n, const size_t *cuts, size_t ncuts, str
 		rc = kw_norm_finish(kn);
 	kw_norm_free(kn);
 	return rc;
-}
-
-static uint64_t next(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
 }
 
 static void check_text(const char *p, size_t n)
@@ -109,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(cuts != NULL);
 	size_t nc = 0;
 	uint64_t rng = fz_hash(data, size) | 1;
-	for (size_t at = next(&rng) % 8; at < n; at += 1 + next(&rng) % 24)
+	for (size_t at = fz_next(&rng) % 8; at < n; at += 1 + fz_next(&rng) % 24)
 		cuts[nc++] = at;
 	CHECK(run(text, n, cuts, nc, &got) == 0);
 	CHECK(got.len == wlen && (wlen == 0 || memcmp(got.p, want, wlen) == 0));
@@ -152,18 +143,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(want);
 	return 0;
 }
-
-#else
-
-#include <stddef.h>
-#include <stdint.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	(void)data, (void)size;
-	return 0;
-}
-
-#endif

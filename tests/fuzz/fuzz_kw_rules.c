@@ -22,7 +22,6 @@
  * (a regex limit) are not compared. LeakSanitizer checks that failed
  * loads free what they built. Violations abort.
  */
-#ifdef WITH_KEYWORD
 
 #include "fuzz_util.h"
 #include "kw_normalize.h"
@@ -227,18 +226,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kw_rules_free(r);
 	return 0;
 }
-
-#else
-
-#include <stddef.h>
-#include <stdint.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	(void)data, (void)size;
-	return 0;
-}
-
-#endif

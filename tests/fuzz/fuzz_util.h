@@ -57,6 +57,16 @@ static inline uint64_t fz_hash(const uint8_t *d, size_t n)
 }
 
 /* An independent UTF-8 check (RFC 3629: no surrogates, no overlongs). */
+/* xorshift64: a stream of cut points derived from the input, so a failing
+ * run replays the same. *s must not be 0. */
+static inline uint64_t fz_next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
 static inline bool fz_valid_utf8(const unsigned char *s, size_t len)
 {
 	size_t i = 0;

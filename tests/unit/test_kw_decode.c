@@ -26,8 +26,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#ifdef WITH_KEYWORD
-
 #include <zlib.h>
 #include <zstd.h>
 
@@ -860,15 +858,3 @@ int main(void)
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
-
-#else /* !WITH_KEYWORD */
-
-#include <stdio.h>
-
-int main(void)
-{
-	fprintf(stderr, "test_kw_decode: keyword module not compiled in (-DWITH_KEYWORD)\n");
-	return 0;
-}
-
-#endif

@@ -21,8 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef WITH_KEYWORD
-
 #include "kw_match.h"
 
 #define MAX_IDS  64
@@ -359,19 +357,3 @@ int main(void)
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
-
-#else
-
-static void test_not_compiled_in(void **state)
-{
-	(void)state;
-	skip();
-}
-
-int main(void)
-{
-	const struct CMUnitTest none[] = {cmocka_unit_test(test_not_compiled_in)};
-	return cmocka_run_group_tests(none, NULL, NULL);
-}
-
-#endif

@@ -19,8 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef WITH_KEYWORD
-
 #include <utf8proc.h>
 
 #include "kw_normalize.h"
@@ -387,54 +385,3 @@ int main(void)
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
-
-#else
-
-static void test_not_compiled_in(void **state)
-{
-	(void)state;
-	skip(); /* configure --without-keyword */
-}
-
-/* Long runs of kanji and kana (the fast path for runs of 3-byte code
- * points), past the output block, broken by what leaves it: a voiced mark
- * joining the last kana of a run, an ignorable, a half-width katakana, an
- * ideographic space, ASCII; against utf8proc, whole and in odd writes. */
-static void test_long_kana_runs(void **state)
-{
-	(void)state;
-	static const int32_t breaks[] = {0x3099, 0x200B, 0xFF76, 0x3000, 'x', 0x00E9, 0xFF9E};
-	size_t cap = 200000, len = 0;
-	char *s = malloc(cap);
-	assert_non_null(s);
-	unsigned seed = 7;
-	for (size_t b = 0; len + 4 * 7000 < cap; b++) {
-		size_t run = 1 + (seed = seed * 1103515245 + 12345) % 7000;
-		for (size_t i = 0; i < run; i++) {
-			seed = seed * 1103515245 + 12345;
-			int32_t c = (seed >> 8) % 2 ? 0x4E00 + (seed >> 12) % 2000
-			                            : 0x3041 + (seed >> 12) % 86;
-			len += (size_t)utf8proc_encode_char(c, (utf8proc_uint8_t *)s + len);
-		}
-		len += (size_t)utf8proc_encode_char(breaks[b % 7], (utf8proc_uint8_t *)s + len);
-	}
-	char *want = reference(s, len);
-	size_t cuts[64];
-	for (size_t i = 0; i < 64; i++)
-		cuts[i] = (i + 1) * (len / 65) + i % 3;
-	char *whole = norm_pieces(s, len, NULL, 0), *got = norm_pieces(s, len, cuts, 64);
-	assert_string_equal(whole, want);
-	assert_string_equal(got, want);
-	free(whole);
-	free(got);
-	free(want);
-	free(s);
-}
-
-int main(void)
-{
-	const struct CMUnitTest none[] = {cmocka_unit_test(test_not_compiled_in)};
-	return cmocka_run_group_tests(none, NULL, NULL);
-}
-
-#endif

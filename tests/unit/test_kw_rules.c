@@ -19,8 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef WITH_KEYWORD
-
 #include <openssl/evp.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -872,19 +870,3 @@ int main(void)
 	}
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
-
-#else
-
-static void test_not_compiled_in(void **state)
-{
-	(void)state;
-	skip(); /* configure --without-keyword */
-}
-
-int main(void)
-{
-	const struct CMUnitTest none[] = {cmocka_unit_test(test_not_compiled_in)};
-	return cmocka_run_group_tests(none, NULL, NULL);
-}
-
-#endif
