@@ -128,11 +128,24 @@ static void complete(struct scanner_pools *set, struct scan *s)
 		drained(arg);
 }
 
-static void fail_closed(struct scan *s, const char *why)
+/* s could not be scanned: a scan error of the "scanner" module, which
+ * on_scan_error decides, or blocks whatever it says (closed). */
+static void scan_error(struct scan *s, const char *why, bool closed)
 {
 	s->verdict =
-	        (struct verdict){.kind = VERDICT_ERROR, .module = "scanner", .fail_closed = true};
+	        (struct verdict){.kind = VERDICT_ERROR, .module = "scanner", .fail_closed = closed};
 	snprintf(s->verdict.reason, sizeof(s->verdict.reason), "%s", why);
+}
+
+/* Ends the scans of a list linked through job.next. Each holds a reference
+ * to the generation: only the last completion may free the pool. */
+static void complete_list(struct scanner_pools *set, struct workq_job *j)
+{
+	while (j != NULL) {
+		struct workq_job *next = j->next;
+		complete(set, (struct scan *)j);
+		j = next;
+	}
 }
 
 /* ---------------------------------------------------------------- sending */
@@ -257,20 +270,12 @@ static void dispatch(struct scanner_pool *p)
 			/* No memory for a memfd: a scan error, as the scan threads
 			 * would have had. */
 			log_error("scanner: cannot describe a scan: %s", strerror(errno));
-			s->verdict = (struct verdict){.kind = VERDICT_ERROR, .module = "scanner"};
-			snprintf(s->verdict.reason, sizeof(s->verdict.reason),
-			         "scanner: cannot pass the body");
+			scan_error(s, "scanner: cannot pass the body", false);
 			s->job.next = failed;
 			failed = &s->job;
 		}
 	}
-	/* Each holds a reference to the generation: only the last completion
-	 * may free the pool. */
-	while (failed != NULL) {
-		struct workq_job *next = failed->next;
-		complete(p->set, (struct scan *)failed);
-		failed = next;
-	}
+	complete_list(p->set, failed);
 }
 
 /* ---------------------------------------------------------------- scanners */
@@ -322,7 +327,7 @@ static void lost(struct scanner *sc, const char *why, bool alive, bool timeout)
 	log_error("scanner %d %s during a scan, the second lost on this body: blocked", (int)pid,
 	          why);
 	metrics_scanner(METRICS_SCANNER_FAILED_CLOSED);
-	fail_closed(s, timeout ? "scanner timed out twice" : "scanner failed twice");
+	scan_error(s, timeout ? "scanner timed out twice" : "scanner failed twice", true);
 	dispatch(p);
 	complete(p->set, s);
 }
@@ -574,9 +579,7 @@ static void watchdog(evutil_socket_t fd, short what, void *arg)
 	struct workq_job *late = NULL;
 	while (p->head != NULL && now_ms() - ((struct scan *)p->head)->queued_ms > limit) {
 		struct scan *s = pop(p);
-		s->verdict = (struct verdict){.kind = VERDICT_ERROR, .module = "scanner"};
-		snprintf(s->verdict.reason, sizeof(s->verdict.reason),
-		         "no scanner process took it within scan_timeout");
+		scan_error(s, "no scanner process took it within scan_timeout", false);
 		s->job.next = late;
 		late = &s->job;
 	}
@@ -587,12 +590,7 @@ static void watchdog(evutil_socket_t fd, short what, void *arg)
 		struct timeval tv = {1, 0};
 		evtimer_add(p->watchdog, &tv);
 	}
-	/* Each holds a reference to the generation: only the last may free p. */
-	while (late != NULL) {
-		struct workq_job *next = late->next;
-		complete(p->set, (struct scan *)late);
-		late = next;
-	}
+	complete_list(p->set, late);
 }
 
 void scanner_pool_submit(struct scanner_pool *p, struct scan *s)
@@ -624,16 +622,13 @@ static void fail_pool(struct scanner_pool *p)
 		TAILQ_INSERT_TAIL(&p->idle, sc, link);
 		push(p, s, false);
 	}
-	/* Each completion may free p: the last one is done without it. */
-	while ((s = pop(p)) != NULL) {
-		bool last = p->head == NULL;
-		fail_closed(s, "server shutting down");
-		if (last) {
-			complete(p->set, s);
-			return;
-		}
-		s->job.done(&s->job);
-	}
+	struct scanner_pools *set = p->set;
+	struct workq_job *all = p->head;
+	for (struct workq_job *j = all; j != NULL; j = j->next)
+		scan_error((struct scan *)j, "server shutting down", true);
+	p->head = p->tail = NULL;
+	p->queued = 0;
+	complete_list(set, all); /* may free p */
 }
 
 void scanner_pools_fail_all(struct scanner_pools *ps)
