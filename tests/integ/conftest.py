@@ -203,7 +203,7 @@ class Icapd:
                          cwd=self.workdir, env=env, name="icapd")
         try:
             self.proc.wait_port(self.port, timeout)
-            self.proc.wait_port(self.admin_port, timeout)
+            self.proc.wait_answers(self.admin_port, timeout)
         except BaseException:
             self.stop()
             raise

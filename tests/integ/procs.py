@@ -43,6 +43,22 @@ def port_open(port, host=LOOPBACK, timeout=0.2):
         return False
 
 
+def port_answers(port, host=LOOPBACK, timeout=0.2):
+    """Does a server's event loop run on port? The kernel accepts a
+    connection as soon as the socket listens, before the loop runs (icapd
+    binds, then drops privileges and starts its scanners); a reply, or a
+    close (a client the allow list refuses), comes only from the loop."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sk:
+            sk.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+            sk.recv(1)
+            return True
+    except ConnectionResetError:
+        return True
+    except OSError:
+        return False
+
+
 def poll(cond, timeout, interval=0.02, what="condition"):
     """Calls cond() until it returns a true value or timeout seconds pass.
     Returns the value, or raises TimeoutError naming what."""
@@ -119,6 +135,15 @@ class Proc:
                     self.name, self.popen.returncode, port, self.output()[-4000:]))
             return port_open(port, host)
         poll(ready, timeout, what="%s to listen on %s:%d" % (self.name, host, port))
+
+    def wait_answers(self, port, timeout=10.0, host=LOOPBACK):
+        """Polls until the event loop behind port answers (see port_answers)."""
+        def ready():
+            if not self.alive():
+                raise RuntimeError("%s exited with %s before answering on %d:\n%s" % (
+                    self.name, self.popen.returncode, port, self.output()[-4000:]))
+            return port_answers(port, host)
+        poll(ready, timeout, what="%s to answer on %s:%d" % (self.name, host, port))
 
     def stop(self, sig=_signal.SIGTERM, timeout=5.0):
         """Signals the whole process group, then SIGKILLs it after timeout.
