@@ -78,8 +78,8 @@ void server_update_accepting(struct server *s)
 bool server_scans_saturated(const struct server *s)
 {
 	if (s->gen->scanners != NULL)
-		return scanner_pool_saturated(s->gen->scanners);
-	return s->workq != NULL && workq_saturated(s->workq);
+		return scanner_pool_saturated(s->gen->scanners, s->scan_turns);
+	return s->workq != NULL && workq_saturated(s->workq, s->scan_turns);
 }
 
 void server_conn_closed(struct server *s)
@@ -231,6 +231,8 @@ static int detach(void)
 static void server_free(struct server *s)
 {
 	conn_close_all(s);
+	if (s->turn_timer != NULL)
+		event_free(s->turn_timer);
 	workq_free(s->workq);
 	if (s->scanners != NULL)
 		scanner_pools_fail_all(s->scanners);
@@ -395,6 +397,7 @@ int main(int argc, char **argv)
 	s.next_serial = 2;
 	s.daemon = !foreground;
 	TAILQ_INIT(&s.conns);
+	TAILQ_INIT(&s.scan_waiters);
 	if (log_open(s.gen->conf, false) < 0)
 		goto out;
 

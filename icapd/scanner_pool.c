@@ -604,9 +604,9 @@ void scanner_pool_submit(struct scanner_pool *p, struct scan *s)
 	}
 }
 
-bool scanner_pool_saturated(const struct scanner_pool *p)
+bool scanner_pool_saturated(const struct scanner_pool *p, unsigned coming)
 {
-	return p->queued >= p->n;
+	return p->queued + coming >= p->n;
 }
 
 /* Ends the scans of p with an error (shutting down). */

@@ -63,8 +63,9 @@ void scanner_pools_free(struct scanner_pools *ps);
  * on the loop with s->verdict set. */
 void scanner_pool_submit(struct scanner_pool *p, struct scan *s);
 
-/* True while more scans wait than the scanners can start soon. */
-bool scanner_pool_saturated(const struct scanner_pool *p);
+/* True while the scans queued, plus `coming` more about to be, fill the
+ * scanners. */
+bool scanner_pool_saturated(const struct scanner_pool *p, unsigned coming);
 
 /* Stops the zygote and its scanners; the pool must be idle (its
  * generation is being freed, and every scan holds a reference). */

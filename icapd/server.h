@@ -37,6 +37,11 @@ struct server {
 
 	TAILQ_HEAD(, conn) conns;
 	size_t nconns;
+	/* Backpressure (conn.c): connections waiting to read their bodies,
+	 * first come first served, and how many hold a turn to read. */
+	TAILQ_HEAD(, conn) scan_waiters;
+	unsigned scan_turns;
+	struct event *turn_timer; /* takes back turns not used in time */
 
 	bool stopping;
 	struct event *stop_deadline;
@@ -46,9 +51,9 @@ struct server {
 /* Called by conn when a connection is gone: frees a slot under the limit. */
 void server_conn_closed(struct server *s);
 
-/* True while more scans wait than the scan threads or the current
- * generation's scanner processes can start soon: time to stop reading
- * new bodies. */
+/* True while the scans in flight, plus the connections that hold a turn
+ * to finish their bodies, fill the scan threads or the current
+ * generation's scanner processes: time to stop reading new bodies. */
 bool server_scans_saturated(const struct server *s);
 
 /* Enables or disables accepting as the connection count allows. */

@@ -84,9 +84,9 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 		q->drained(q->drained_arg);
 }
 
-bool workq_saturated(const struct workq *q)
+bool workq_saturated(const struct workq *q, unsigned coming)
 {
-	return q->pending >= 2 * q->nthreads;
+	return q->pending + coming >= 2 * q->nthreads;
 }
 
 struct workq *workq_new(struct event_base *base, unsigned threads, void (*drained)(void *),

@@ -28,9 +28,9 @@ struct workq_job {
 struct workq *workq_new(struct event_base *base, unsigned threads, void (*drained)(void *),
                         void *arg);
 
-/* True while more jobs wait than the threads can start soon: time to stop
- * reading new bodies. */
-bool workq_saturated(const struct workq *q);
+/* True while the jobs pending, plus `coming` more about to be, are more than
+ * the threads can start soon: time to stop reading new bodies. */
+bool workq_saturated(const struct workq *q, unsigned coming);
 
 void workq_submit(struct workq *q, struct workq_job *j);
 

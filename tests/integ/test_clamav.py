@@ -321,6 +321,44 @@ def test_saturated_scan_threads_stop_reading_bodies(icapd_factory):
     assert metric(srv.metrics(), "icapd_scan_backpressure_total") >= 1
 
 
+def test_saturated_scans_serve_waiting_connections_in_turn(icapd_factory):
+    """More connections than scans, each sending body after body: while the
+    scan thread is saturated they wait, and each gets its turn first come
+    first served. (Woken all at once, the loop ran them in descriptor order
+    and the first few took every free scan: most connections never got a
+    reply.)"""
+    srv = icapd_factory(services=services(SIGS), directives={"scan_threads": "1"},
+                        extra="cache { memory 0; }\n")
+    conns, seconds = 12, 6.0
+    bases = [bytearray(pseudo_random(1024 * 1024, seed=70 + i)) for i in range(conns)]
+    replies, errors = [0] * conns, []
+    deadline = time.monotonic() + seconds
+
+    def one(i):
+        try:
+            with srv.conn(timeout=30) as c:
+                for n in range(10000):
+                    if time.monotonic() >= deadline:
+                        return
+                    bases[i][:8] = n.to_bytes(8, "big")  # new content: scanned again
+                    c.send(respmod(srv, bytes(bases[i])))
+                    r = c.read_head()
+                    assert r.status == 204, r
+                    replies[i] += 1
+        except Exception as e:  # noqa: BLE001 (reported below)
+            errors.append(repr(e))
+    import threading
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors[:3]
+    assert metric(srv.metrics(), "icapd_scan_backpressure_total") >= 1
+    # Taken in turn, every connection gets about as many replies.
+    assert min(replies) >= 2 and 3 * min(replies) >= max(replies), replies
+
+
 def test_allowed_oversize_body_without_204_is_cut_not_corrupted(av):
     """Larger than max_body_size, allowed by on_scan_error, no Allow: 204:
     the reply started early and the rest was not kept, so it must end short
