@@ -7,8 +7,8 @@
  * -> html, for UTF-8 and Shift_JIS pages), in MB/s (10^6 bytes per
  * second) of the text each stage is given, and for the chains of the
  * decoded page. Plain glibc iconv over the same bytes in 64 KiB buffers is
- * shown beside the conversions as what iconv can do at best, and zlib's and
- * ISA-L's inflate in one call beside the gzip decoder.
+ * shown beside the conversions as what iconv can do at best, and zlib's
+ * inflate in one call beside the gzip decoder.
  *
  *   make bench-kwdecode [BENCH_ARGS="MiB seconds [row]"]
  *
@@ -18,7 +18,6 @@
 #include <stdio.h>
 
 #include <iconv.h>
-#include <isa-l/igzip_lib.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,7 +382,7 @@ int main(int argc, char **argv)
 	const enum kw_coding gzip_c[] = {KW_CODING_GZIP}, zstd_c[] = {KW_CODING_ZSTD};
 	mrow("decode gzip (MB/s of output)", P_DECODE, gzip_c, 1, "", &gz, page.n);
 	if (wanted("decode gzip")) {
-		/* zlib alone, for comparison */
+		/* zlib alone, in one call: what the stages cost around it */
 		double t0 = now(), t;
 		long runs = 0;
 		char *dst = malloc(page.n);
@@ -403,28 +402,6 @@ int main(int argc, char **argv)
 		} while (t < secs);
 		free(dst);
 		row("  zlib inflate, one call (MB/s of output)", (double)page.n * runs / t / 1e6,
-		    gz.n, page.n);
-		/* ISA-L alone, which kw_decode uses */
-		struct inflate_state *st = malloc(sizeof(*st));
-		dst = malloc(page.n);
-		if (st == NULL || dst == NULL)
-			abort();
-		runs = 0;
-		t0 = now();
-		do {
-			isal_inflate_init(st);
-			st->crc_flag = ISAL_GZIP;
-			st->next_in = (uint8_t *)gz.p;
-			st->avail_in = (uint32_t)gz.n;
-			st->next_out = (uint8_t *)dst;
-			st->avail_out = (uint32_t)page.n;
-			isal_inflate(st);
-			runs++;
-			t = now() - t0;
-		} while (t < secs);
-		free(dst);
-		free(st);
-		row("  ISA-L inflate, one call (MB/s of output)", (double)page.n * runs / t / 1e6,
 		    gz.n, page.n);
 	}
 	mrow("decode zstd (MB/s of output)", P_DECODE, zstd_c, 1, "", &zs, page.n);

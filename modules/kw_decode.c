@@ -1,22 +1,20 @@
 /*
  * kw_decode: Content-Encoding undone as the body streams in. Each coding is
- * one stage with its own library state (ISA-L's igzip for gzip and deflate,
+ * one stage with its own library state (zlib for gzip and deflate,
  * libbrotlidec, libzstd) and a 64 KiB output block; stage 0 undoes the
  * coding applied last and feeds stage 1, and so on, the last one feeding
  * the caller's sink. Output is produced as input comes, in blocks, so
- * memory is bounded whatever the input: per stage, ISA-L's state (85 KiB,
- * the 32 KiB window inside), brotli's window (16 MiB at most, the format's
- * limit; large windows are not enabled) or zstd's, capped at 8 MiB as RFC
- * 9659 allows HTTP decoders to do.
+ * memory is bounded whatever the input: per stage, zlib's state (about
+ * 40 KiB, the 32 KiB window inside), brotli's window (16 MiB at most, the
+ * format's limit; large windows are not enabled) or zstd's, capped at
+ * 8 MiB as RFC 9659 allows HTTP decoders to do.
  *
- * gzip and deflate use ISA-L rather than zlib, being about twice as fast:
- * ISA-L inflates the deflate data and checks the trailer (CRC-32 and ISIZE,
- * or Adler-32), but the gzip and zlib headers are read here, taking what
- * zlib takes (method 8, no reserved flag, the header CRC when there is one,
- * no preset dictionary), since ISA-L's own header reading goes wrong on a
- * header CRC that comes in pieces. ISA-L may read a few bytes past the end
- * of a stream into its bit buffer; they are handed back, so that a gzip
- * member following a zlib stream is still seen.
+ * gzip and deflate use zlib, which reads the gzip and zlib wrappers and
+ * checks their trailers itself. ISA-L inflates about three times faster,
+ * but the Debian 12 version (2.30) decoded a corrupt stream's references
+ * before its start differently depending on how the input was split, and
+ * read history outside the output it had written (fuzz_kw_decode); zlib
+ * refuses such a stream at the first bad distance.
  *
  * Every stage's output (not only the last's) is held to the limits, so that
  * a bomb cannot hide inside another coding whose own output is small (empty
@@ -41,8 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <isa-l/crc.h>
-#include <isa-l/igzip_lib.h>
+#include <zlib.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -57,21 +54,10 @@ enum {
 	ST_END,   /* after the end: further input is ignored */
 };
 
-/* Where in a gzip member header (RFC 1952 2.3) a gzip stage is; GZ_BODY
- * also for zlib and raw deflate, whose header is two bytes or none. */
-enum { GZ_FIXED, GZ_XLEN, GZ_EXTRA, GZ_NAME, GZ_COMMENT, GZ_HCRC, GZ_BODY };
-
 struct stage {
 	enum kw_coding coding;
 	int state;
-	struct inflate_state *inf; /* ISA-L, gzip and deflate; made on first use */
-	int gz_part;
-	unsigned gz_pos; /* bytes of the part read */
-	unsigned char gz_flags;
-	unsigned gz_xlen;
-	uint32_t gz_crc;       /* CRC-32 of the header so far, for FHCRC */
-	unsigned char back[8]; /* bytes ISA-L read past the end, handed back */
-	size_t back_len;
+	z_stream *z; /* gzip and deflate; made on first use */
 	BrotliDecoderState *br;
 	ZSTD_DCtx *zs;
 	size_t zs_hint;        /* ZSTD_decompressStream's last return: 0 at a frame's end */
@@ -221,161 +207,48 @@ static int zlib_header(unsigned char b0, unsigned char b1)
 	return (b0 & 0x0f) == 8 && (b0 >> 4) <= 7 && ((unsigned)b0 * 256 + b1) % 31 == 0;
 }
 
-/* Starts ISA-L on a deflate stream; flag says what follows it and is checked
- * (ISAL_DEFLATE: nothing, raw; ISAL_ZLIB_NO_HDR_VER: Adler-32;
- * ISAL_GZIP_NO_HDR_VER: CRC-32 and ISIZE). The wrappers' headers are read
- * here, not by ISA-L: its check of a gzip header CRC fails when the header
- * comes in pieces. */
-static void inflate_start(struct stage *s, uint32_t flag)
+/* Starts zlib on a stream: window_bits as inflateInit2 takes them (-15
+ * raw deflate, 15 zlib-wrapped, 31 gzip). */
+static void inflate_start(struct stage *s, int window_bits)
 {
-	/* Zeroed as well as initialized: cheap, and nothing of an earlier
-	 * stream (a previous gzip member) can carry over. */
-	if (s->inf == NULL && (s->inf = malloc(sizeof(*s->inf))) == NULL)
+	if (s->z == NULL) {
+		if ((s->z = calloc(1, sizeof(*s->z))) == NULL ||
+		    inflateInit2(s->z, window_bits) != Z_OK)
+			abort();
+	} else if (inflateReset2(s->z, window_bits) != Z_OK) {
 		abort();
-	memset(s->inf, 0, sizeof(*s->inf));
-	isal_inflate_init(s->inf);
-	s->inf->crc_flag = flag;
-	s->inf->hist_bits = 0; /* the format's 32 KiB */
-	/* A corrupt stream may refer back past its own start. zlib refuses
-	 * that at once ("invalid distance too far back"); ISA-L 2.30 copies
-	 * whatever its history holds and reports the stream corrupt only
-	 * later, and that differed from run to run (fuzz_kw_decode). A history
-	 * of zeros makes those bytes zeros: the same however the body comes. */
-	static const uint8_t zeros[ISAL_DEF_HIST_SIZE];
-	if (isal_inflate_set_dict(s->inf, (uint8_t *)zeros, sizeof(zeros)) != COMP_OK)
-		abort();
-	s->gz_part = GZ_BODY;
+	}
 	s->state = ST_RUN;
 }
 
-/* The next part of a gzip member header that is present (RFC 1952 2.3). */
-static void gz_next(struct stage *s)
-{
-	s->gz_pos = 0;
-	for (;;) {
-		switch (++s->gz_part) {
-		case GZ_XLEN:
-			if (s->gz_flags & 0x04)
-				return;
-			break;
-		case GZ_EXTRA:
-			if ((s->gz_flags & 0x04) && s->gz_xlen > 0)
-				return;
-			break;
-		case GZ_NAME:
-			if (s->gz_flags & 0x08)
-				return;
-			break;
-		case GZ_COMMENT:
-			if (s->gz_flags & 0x10)
-				return;
-			break;
-		case GZ_HCRC:
-			if (s->gz_flags & 0x02)
-				return;
-			break;
-		default:
-			inflate_start(s, ISAL_GZIP_NO_HDR_VER);
-			return;
-		}
-	}
-}
-
-/* Reads a gzip member header, ID1 ID2 already seen, from p[0..n): how many
- * bytes it took, or -1 if it is not one zlib would take (method, reserved
- * flags, header CRC). */
-static long gz_header(struct stage *s, const unsigned char *p, size_t n)
-{
-	size_t k = 0;
-	while (k < n && s->gz_part != GZ_BODY) {
-		int part = s->gz_part;
-		size_t take = 1;
-		unsigned char c = p[k];
-		switch (part) {
-		case GZ_FIXED: /* ID1 ID2 CM FLG MTIME(4) XFL OS */
-			if (s->gz_pos == 2 && c != 8)
-				return -1;
-			if (s->gz_pos == 3) {
-				if (c & 0xe0)
-					return -1;
-				s->gz_flags = c;
-			}
-			if (++s->gz_pos == 10)
-				gz_next(s);
-			break;
-		case GZ_XLEN:
-			s->gz_xlen |= (unsigned)c << (8 * s->gz_pos);
-			if (++s->gz_pos == 2)
-				gz_next(s);
-			break;
-		case GZ_EXTRA:
-			take = n - k < s->gz_xlen - s->gz_pos ? n - k : s->gz_xlen - s->gz_pos;
-			s->gz_pos += (unsigned)take;
-			if (s->gz_pos == s->gz_xlen)
-				gz_next(s);
-			break;
-		case GZ_NAME:
-		case GZ_COMMENT: {
-			const unsigned char *z = memchr(p + k, 0, n - k);
-			take = z ? (size_t)(z - (p + k)) + 1 : n - k;
-			if (z)
-				gz_next(s);
-			break;
-		}
-		default: /* GZ_HCRC: the low 16 bits of the CRC-32 of all before */
-			if (c != ((s->gz_crc >> (8 * s->gz_pos)) & 0xff))
-				return -1;
-			if (++s->gz_pos == 2)
-				gz_next(s);
-			break;
-		}
-		if (part != GZ_HCRC)
-			s->gz_crc = crc32_gzip_refl(s->gz_crc, p + k, take);
-		k += take;
-	}
-	return (long)k;
-}
-
-/* Runs ISA-L over p[0..n), emitting every block, until the input is used
- * up (and no output is pending) or the stream ends; *used says how far. */
+/* Runs zlib over p[0..n), emitting every block, until the input is used up
+ * (and no output is pending) or the stream ends; *used says how far (zlib
+ * stops exactly at the end of a stream, its trailer included). */
 static int inflate_run(struct kw_decode *d, int i, const unsigned char *p, size_t n, size_t *used)
 {
 	struct stage *s = &d->st[i];
-	struct inflate_state *st = s->inf;
+	z_stream *z = s->z;
 	size_t start_n = n;
 	for (;;) {
-		uint32_t chunk = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
-		st->next_in = (uint8_t *)p;
-		st->avail_in = chunk;
-		st->next_out = s->buf;
-		st->avail_out = DECODE_BLOCK;
-		int rc = isal_inflate(st);
-		size_t u = chunk - st->avail_in;
+		uInt chunk = n > UINT_MAX ? UINT_MAX : (uInt)n;
+		z->next_in = (Bytef *)p;
+		z->avail_in = chunk;
+		z->next_out = s->buf;
+		z->avail_out = DECODE_BLOCK;
+		int rc = inflate(z, Z_NO_FLUSH);
+		size_t u = chunk - z->avail_in;
 		p += u;
 		n -= u;
 		took(d, i, u);
-		size_t got = DECODE_BLOCK - st->avail_out;
+		size_t got = DECODE_BLOCK - z->avail_out;
 		if (emit(d, i, s->buf, got) < 0)
 			return -1;
-		if (rc != ISAL_DECOMP_OK && rc != ISAL_END_INPUT && rc != ISAL_OUT_OVERFLOW)
-			return corrupt(d, i); /* also a bad CRC, ISIZE or Adler-32 */
-		if (st->block_state == ISAL_BLOCK_FINISH) {
-			/* ISA-L may have read a few bytes past the end into
-			 * its bit buffer: they are handed back, to be seen
-			 * again as what follows the stream. */
-			int bits = st->read_in_length;
-			size_t back = bits > 0 ? (size_t)bits / 8 : 0;
-			uint64_t v = bits > 0 ? st->read_in >> (bits % 8) : 0;
-			if (back > sizeof(s->back))
-				back = sizeof(s->back);
-			for (size_t k = 0; k < back; k++)
-				s->back[k] = (unsigned char)(v >> (8 * k));
-			s->back_len = back;
-			if (i == 0)
-				d->in_total -= back; /* counted again when seen again */
+		if (rc == Z_STREAM_END) {
 			s->state = s->coding == KW_CODING_GZIP ? ST_GAP : ST_END;
 			break;
 		}
+		if (rc != Z_OK && rc != Z_BUF_ERROR)
+			return corrupt(d, i); /* also a bad check value, a preset dictionary */
 		if (n == 0 && got < DECODE_BLOCK)
 			break;
 		if (u == 0 && got == 0)
@@ -383,21 +256,6 @@ static int inflate_run(struct kw_decode *d, int i, const unsigned char *p, size_
 	}
 	*used = start_n - n;
 	return 0;
-}
-
-static int inflate_input(struct kw_decode *d, int i, const unsigned char *p, size_t n);
-
-/* After inflate_run: the bytes ISA-L handed back come before the rest. */
-static int inflate_back(struct kw_decode *d, int i)
-{
-	struct stage *s = &d->st[i];
-	if (s->back_len == 0)
-		return 0;
-	unsigned char b[sizeof(s->back)];
-	size_t n = s->back_len;
-	memcpy(b, s->back, n);
-	s->back_len = 0;
-	return inflate_input(d, i, b, n);
 }
 
 static int inflate_input(struct kw_decode *d, int i, const unsigned char *p, size_t n)
@@ -424,46 +282,29 @@ static int inflate_input(struct kw_decode *d, int i, const unsigned char *p, siz
 				s->state = ST_END;
 				break;
 			}
-			if (s->coding == KW_CODING_GZIP && two[0] == 0x1f && two[1] == 0x8b) {
-				took(d, i, 2);
-				s->state = ST_RUN;
-				s->gz_part = GZ_FIXED;
-				s->gz_pos = 2;
-				s->gz_flags = 0;
-				s->gz_xlen = 0;
-				s->gz_crc = crc32_gzip_refl(0, two, 2);
-			} else if (zlib_header(two[0], two[1])) {
-				took(d, i, 2);
-				if (two[1] & 0x20) /* a preset dictionary: none to give */
-					return corrupt(d, i);
-				inflate_start(s, ISAL_ZLIB_NO_HDR_VER);
-			} else if (s->coding == KW_CODING_DEFLATE) {
-				/* raw: the two bytes are deflate data (all taken) */
-				inflate_start(s, ISAL_DEFLATE);
-				if (inflate_run(d, i, two, 2, &used) < 0 || inflate_back(d, i) < 0)
-					return -1;
-			} else {
+			int bits;
+			if (s->coding == KW_CODING_GZIP && two[0] == 0x1f && two[1] == 0x8b)
+				bits = 31;
+			else if (zlib_header(two[0], two[1]))
+				bits = 15;
+			else if (s->coding == KW_CODING_DEFLATE)
+				bits = -15; /* raw: the two bytes are deflate data */
+			else {
 				took(d, i, 2);
 				return corrupt(d, i); /* gzip: neither gzip nor zlib */
 			}
+			inflate_start(s, bits);
+			if (inflate_run(d, i, two, 2, &used) < 0)
+				return -1;
+			if (used < 2 && inflate_input(d, i, two + used, 2 - used) < 0)
+				return -1;
 			break;
 		}
 		case ST_RUN:
-			if (s->gz_part != GZ_BODY) {
-				long k = gz_header(s, p, n);
-				if (k < 0)
-					return corrupt(d, i);
-				took(d, i, (size_t)k);
-				p += k;
-				n -= (size_t)k;
-				break;
-			}
 			if (inflate_run(d, i, p, n, &used) < 0)
 				return -1;
 			p += used;
 			n -= used;
-			if (inflate_back(d, i) < 0)
-				return -1;
 			break;
 		default: /* ST_END: padding after the stream */
 			took(d, i, n);
@@ -636,7 +477,10 @@ void kw_decode_free(struct kw_decode *d)
 		return;
 	for (int i = 0; i < d->n; i++) {
 		struct stage *s = &d->st[i];
-		free(s->inf);
+		if (s->z != NULL) {
+			inflateEnd(s->z);
+			free(s->z);
+		}
 		if (s->br)
 			BrotliDecoderDestroyInstance(s->br);
 		if (s->zs)

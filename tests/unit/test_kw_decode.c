@@ -7,12 +7,11 @@
  * bombs (10 MiB of zeros in each coding, and gzip inside gzip) stopped by
  * max_ratio and by max_output; truncated, corrupt and empty streams; a
  * zstd window over the cap; a sink that stops; output in bounded blocks.
- * gzip and deflate are decoded by ISA-L with the wrappers read by
- * kw_decode, hence: every optional gzip header field (header CRC checked),
+ * gzip and deflate: every optional gzip header field (header CRC checked),
  * reserved flags and zlib's preset dictionary refused, every byte of the
- * CRC-32, ISIZE and Adler-32 checked, bytes ISA-L read past the end of a
- * stream seen again (a gzip member after a zlib stream), stored blocks,
- * many large members.
+ * CRC-32, ISIZE and Adler-32 checked, what follows the end of a stream
+ * seen (a gzip member after a zlib stream), stored blocks, many large
+ * members.
  *
  * gzip, deflate and zstd data are compressed here with zlib and libzstd
  * (zlib is linked for this and the benchmarks only). br data is embedded: libbrotlienc is not
@@ -475,8 +474,8 @@ static void test_corrupt(void **state)
 	bytes_free(&sx);
 }
 
-/* The gzip header's optional fields, read here, not by ISA-L: all of them
- * (ISA-L alone fails on a header CRC split across writes), and what zlib
+/* The gzip header's optional fields, all of them, also split across writes
+ * (ISA-L, used before zlib, failed on a split header CRC); what zlib
  * refuses is refused. */
 static void test_gzip_header(void **state)
 {
@@ -553,9 +552,8 @@ static void test_checks(void **state)
 	bytes_free(&fd);
 }
 
-/* What follows a stream: ISA-L reads a few bytes past the end of a zlib or
- * raw deflate stream, and they must still be seen: a gzip member after a
- * zlib stream sent as gzip, padding after raw deflate. */
+/* What follows a stream is still seen, whatever an inflater reads ahead: a
+ * gzip member after a zlib stream sent as gzip, padding after raw deflate. */
 static void test_after_end(void **state)
 {
 	(void)state;
