@@ -6,9 +6,14 @@
  * of URL (a CONNECT when URL is "host:port" with --connect semantics: a
  * bare authority with a port and no path) from that client. First line:
  *
- *   block <category> <list-file>:<line> (<policy>:<line>)   exit 1
- *   allow (<the rule that decided>)                          exit 0
- *   error: ...                                               exit 2
+ *   block <category> <list-file>:<line> (policy <name>, <file>:<line>)   exit 1
+ *   block - (default of policy <name>, <file>:<line>)                   exit 1
+ *   allow (<the rule that decided>)                                      exit 0
+ *   error: ...                                                           exit 2
+ *
+ * so that a script can split the first two words of a block. A URL that
+ * cannot be canonicalized (no valid host, a bad port) is an error: the
+ * server would judge it on no list at all, only by the policy's default.
  */
 #include "check_url_cli.h"
 
@@ -20,6 +25,7 @@
 #include "generation.h"
 #include "http_parse.h"
 #include "scan.h"
+#include "url_canon.h"
 
 /* "host:port" alone (no scheme, no path) is what a CONNECT carries. */
 static bool is_authority(const char *url)
@@ -57,7 +63,11 @@ int check_url_cli(const char *conf_path, const char *service, const char *url, c
 	fclose(f);
 	struct encap enc = {.req_hdr_len = len, .body = ENCAP_NULL_BODY, .body_off = len};
 	struct http_head parsed;
-	bool parses = http_parse_request_block(head, len, &parsed) == 0;
+	struct url_canon c;
+	/* What urlfilter reads of the request (it has no Host header). */
+	bool parses = http_parse_request_block(head, len, &parsed) == 0 &&
+	              url_canon_request(parsed.method, parsed.method_len, parsed.target,
+	                                parsed.target_len, NULL, 0, &c) == 0;
 	struct scan *s =
 	        parses ? scan_new(g, svc, ICAP_METHOD_REQMOD, &enc, head, client, user) : NULL;
 	free(head);
@@ -72,10 +82,14 @@ int check_url_cli(const char *conf_path, const char *service, const char *url, c
 		       service);
 		rc = 2;
 	} else if (s == NULL) {
-		printf("error: %s: not a URL\n", url);
+		printf("error: %s: not a URL the filter can read (no valid host, or a bad port)\n",
+		       url);
 		rc = 2;
 	} else if (scan_judge_headers(s)) {
-		printf("block %s %s\n", s->verdict.reason, s->verdict.detail);
+		if (s->verdict.by_default)
+			printf("block - (%s)\n", s->verdict.detail);
+		else
+			printf("block %s %s\n", s->verdict.reason, s->verdict.detail);
 		rc = 1;
 	} else {
 		printf("allow (%s)\n", s->verdict.detail[0] ? s->verdict.detail : "no rule");

@@ -62,8 +62,8 @@ static void usage(FILE *out)
 	        "                \"clean\" (exit 0) or \"block MODULE REASON\" (exit 1); 2: error\n"
 	        "  --check-url URL  judge URL (host:port: a CONNECT) as a service's URL\n"
 	        "                filter would for that client; prints \"block CATEGORY\n"
-	        "                LIST-FILE:LINE ...\" (exit 1) or \"allow (RULE)\" (exit 0); 2: "
-	        "error\n"
+	        "                LIST-FILE:LINE ...\" or \"block - (default ...)\" (exit 1),\n"
+	        "                \"allow (RULE)\" (exit 0) or \"error: ...\" (exit 2)\n"
 	        "Signals: HUP reloads the configuration, TERM stops gracefully,\n"
 	        "USR1 reopens log files.\n\n");
 }

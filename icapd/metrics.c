@@ -140,6 +140,19 @@ void metrics_reload(bool ok)
 		ADD(reloads_failed, 1);
 }
 
+void metrics_label_value(struct evbuffer *out, const char *s)
+{
+	size_t n = strcspn(s, "\\\"\n");
+	evbuffer_add(out, s, n);
+	while (s[n] != 0) { /* each turn takes one byte to escape and what follows it */
+		s += n;
+		evbuffer_add(out, *s == '\n' ? "\\n" : *s == '"' ? "\\\"" : "\\\\", 2);
+		s++;
+		n = strcspn(s, "\\\"\n");
+		evbuffer_add(out, s, n);
+	}
+}
+
 void metrics_render(struct evbuffer *out)
 {
 	evbuffer_add_printf(out, "# HELP icapd_requests_total ICAP requests answered.\n"

@@ -42,4 +42,9 @@ void metrics_scanner(enum metrics_scanner_event e);
 /* Appends the whole exposition to out. */
 void metrics_render(struct evbuffer *out);
 
+/* Appends s to out escaped as a label value between the quotes of the text
+ * format: a backslash, '"' and a newline as \\, \" and \n. For values
+ * that are not ours (list folder names, say). */
+void metrics_label_value(struct evbuffer *out, const char *s);
+
 #endif

@@ -51,6 +51,9 @@ struct verdict {
 	/* A VERDICT_ERROR that blocks whatever on_scan_error says: the body
 	 * killed two scanner processes, which is what an exploit looks like. */
 	bool fail_closed;
+	/* A default decided (urlfilter: no listed category did), so reason
+	 * names no category: "icapd --check-url" prints "-" for it. */
+	bool by_default;
 };
 
 struct conf_service;

@@ -48,8 +48,10 @@
  *     they are an error, since no browser sends such a host.
  *
  *   - IPv6 between brackets (found after decoding) through inet_pton and
- *     inet_ntop: RFC 5952 text, lower case, IPv4-mapped as "::ffff:1.2.3.4";
- *     zone ids ("%25eth0") are refused, as browsers refuse them.
+ *     inet_ntop: RFC 5952 text, lower case; zone ids ("%25eth0") are
+ *     refused, as browsers refuse them. IPv4-mapped addresses
+ *     ("[::ffff:1.2.3.4]", "[::ffff:102:304]") are the IPv4 host they
+ *     reach ("1.2.3.4"), or they would slip past IPv4 list entries.
  *
  *   - IPv4 as the WHATWG host parser decides: when the last label is a
  *     number (digits, or "0x" and hex digits), the host is an IPv4 address
@@ -221,17 +223,31 @@ static int host_ipv4(const char *h, size_t n, char *out)
 	return (int)o;
 }
 
-/* An IPv6 address (without brackets) to "[RFC 5952 text]" in out; or -1. */
-static int host_ipv6(const char *a, size_t n, char *out)
+/*
+ * An IPv6 address (without brackets) to "[RFC 5952 text]" in out and kind
+ * IPV6; or -1. An IPv4-mapped one (::ffff:a.b.c.d, any spelling) is the
+ * IPv4 host it reaches (a proxy connects to a.b.c.d): its dotted quad, kind
+ * IPV4, so that IPv4 list entries meet it. IPv4-compatible addresses
+ * (::a.b.c.d, deprecated) stay IPv6: a socket does not reach IPv4 with them.
+ */
+static int host_ipv6(const char *a, size_t n, char *out, enum url_host_kind *kind)
 {
 	char tmp[INET6_ADDRSTRLEN];
-	unsigned char bin[16];
+	struct in6_addr bin;
 	if (n == 0 || n >= sizeof(tmp))
 		return -1;
 	memcpy(tmp, a, n);
 	tmp[n] = 0;
-	if (inet_pton(AF_INET6, tmp, bin) != 1 ||
-	    inet_ntop(AF_INET6, bin, tmp, sizeof(tmp)) == NULL)
+	if (inet_pton(AF_INET6, tmp, &bin) != 1)
+		return -1;
+	if (IN6_IS_ADDR_V4MAPPED(&bin)) {
+		*kind = URL_HOST_IPV4;
+		if (inet_ntop(AF_INET, bin.s6_addr + 12, out, INET_ADDRSTRLEN) == NULL)
+			return -1;
+		return (int)strlen(out);
+	}
+	*kind = URL_HOST_IPV6;
+	if (inet_ntop(AF_INET6, &bin, tmp, sizeof(tmp)) == NULL)
 		return -1;
 	size_t m = strlen(tmp);
 	out[0] = '[';
@@ -371,12 +387,11 @@ static int canon_host(const char *in, size_t len, bool bare_v6, char *out, enum 
 	if (n == 0)
 		return -1;
 	if (h[0] == '[' || (bare_v6 && memchr(h, ':', n) != NULL)) {
-		*kind = URL_HOST_IPV6;
 		if (h[0] != '[')
-			return host_ipv6(h, n, out);
+			return host_ipv6(h, n, out, kind);
 		if (n < 2 || h[n - 1] != ']')
 			return -1;
-		return host_ipv6(h + 1, n - 2, out);
+		return host_ipv6(h + 1, n - 2, out, kind);
 	}
 	for (size_t k = 0; k < n; k++) {
 		unsigned char ch = (unsigned char)h[k];

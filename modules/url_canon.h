@@ -12,7 +12,8 @@
  *     internationalized names to punycode A-labels (libidn2); every IPv4
  *     form (3279880203, 0xc3.0x7a.0x0f.0xb, 0303.0172.017.013, 195.8
  *     ...: decimal, octal, hex, fewer than four parts) to a dotted quad;
- *     bracketed IPv6 to its RFC 5952 text in brackets ("[2001:db8::1]")
+ *     bracketed IPv6 to its RFC 5952 text in brackets ("[2001:db8::1]"),
+ *     but IPv4-mapped IPv6 ("[::ffff:c000:201]") to the IPv4 dotted quad
  *   - '\' is '/' in the authority and path, as browsers treat it; user-info
  *     ends at the last '@' before the first '/', '\', '?' or '#', so
  *     "http://evil.example\@good.example/" is evil.example

@@ -31,6 +31,7 @@
 #include "hdr_parse.h"
 #include "http_parse.h"
 #include "lex.h"
+#include "metrics.h"
 #include "module.h"
 #include "url_canon.h"
 #include "url_lists.h"
@@ -298,27 +299,29 @@ static void urlfilter_judge_headers(const void *state, const struct module_msg *
 	                          ? url_lists_category_name(st->lists->lists, (unsigned)d.category)
 	                          : NULL;
 	v->kind = d.block ? VERDICT_BLOCK : VERDICT_PASS;
+	v->by_default = cat == NULL;
 	snprintf(v->reason, sizeof(v->reason), "%s", cat ? cat : "default policy");
 	if (d.match != NULL)
 		snprintf(v->detail, sizeof(v->detail), "%s/%s:%u (policy %s, %s:%d)",
 		         st->lists->dir, d.match->file, d.match->line, d.policy ? d.policy : "-",
 		         st->policy_path, d.line);
 	else if (d.policy != NULL)
-		snprintf(v->detail, sizeof(v->detail), "policy %s, %s:%d", d.policy,
+		snprintf(v->detail, sizeof(v->detail), "default of policy %s, %s:%d", d.policy,
 		         st->policy_path, d.line);
 	else
 		snprintf(v->detail, sizeof(v->detail), "no policy applies");
 }
 
+/* cat is a folder name: anything but '/' and NUL, so it is escaped. */
 static void render_one(struct evbuffer *out, const char *cat, const struct counts *k)
 {
-	evbuffer_add_printf(out,
-	                    "icapd_urlfilter_decisions_total{category=\"%s\",action=\"allow\"} "
-	                    "%llu\n"
-	                    "icapd_urlfilter_decisions_total{category=\"%s\",action=\"block\"} "
-	                    "%llu\n",
-	                    cat, (unsigned long long)atomic_load(&k->allow), cat,
-	                    (unsigned long long)atomic_load(&k->block));
+	static const char *const action[2] = {"allow", "block"};
+	unsigned long long v[2] = {atomic_load(&k->allow), atomic_load(&k->block)};
+	for (int a = 0; a < 2; a++) {
+		evbuffer_add_printf(out, "icapd_urlfilter_decisions_total{category=\"");
+		metrics_label_value(out, cat);
+		evbuffer_add_printf(out, "\",action=\"%s\"} %llu\n", action[a], v[a]);
+	}
 }
 
 static void urlfilter_render_metrics(const void *state, struct evbuffer *out)

@@ -108,6 +108,9 @@ def blocked(r):
     "http://0xc0.0x0.0x2.0x42/",
     "http://0300.0000.0002.0102/",
     "http://192.0.578/",
+    "http://[::ffff:192.0.2.66]/",  # IPv4-mapped IPv6: Squid connects to 192.0.2.66
+    "http://[::ffff:c000:242]/",
+    "http://[0:0:0:0:0:FFFF:C000:0242]:8080/",
     "http://files.test/payload.exe",
     "http://files.test/./x/../payload.exe",
     "http://phish.test/login",
@@ -147,6 +150,8 @@ def test_connect_gets_a_403_without_body(uf):
     assert r.header("Encapsulated").startswith("res-hdr=0, null-body=")
     r = reqmod(uf, "fine.test:443", host="fine.test:443", method="CONNECT")
     assert r.status == 204
+    r = reqmod(uf, "[::ffff:c000:242]:443", host="[::ffff:c000:242]:443", method="CONNECT")
+    assert r.status == 200 and r.blocks["res-hdr"].startswith(b"HTTP/1.1 403")
 
 
 def test_groups_by_address_and_user(uf):
@@ -188,6 +193,25 @@ def test_metrics_count_decisions_by_category_only(uf):
     assert "phish.test" not in text and "10.1." not in text
 
 
+def test_metrics_escape_category_names(icapd_factory, tmp_path):
+    # A category is a folder name: anything may be in it but '/'.
+    name = 'q"uote\\back\nline'
+    os.makedirs(str(tmp_path / "lists" / name))
+    (tmp_path / "lists" / name / "domains").write_text("weird.test\n")
+    policy = tmp_path / "p.policy"
+    policy.write_text("policy everyone { default allow; }\n")
+    srv = icapd_factory(services="""
+module urlfilter { lists %s; policy %s; }
+service /reqmod { methods REQMOD; chain urlfilter; }
+""" % (tmp_path / "lists", policy))
+    assert reqmod(srv, "http://weird.test/").status == 204
+    samples = srv.metrics()  # fails on a line that is not a sample
+    escaped = 'q\\"uote\\\\back\\nline'
+    for action in ("allow", "block"):
+        assert (("icapd_urlfilter_decisions_total",
+                 frozenset({("category", escaped), ("action", action)})) in samples), samples
+
+
 def check_url(srv, url, *extra):
     p = subprocess.run([srv.binary, "--check-url", url, "-c", srv.conf] + list(extra),
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
@@ -209,8 +233,45 @@ def test_check_url_names_the_list_line(uf):
     assert rc == 0
     rc, out, _ = check_url(uf, "evil.test:443")
     assert rc == 1
-    rc, out, _ = check_url(uf, "http://")
-    assert rc in (0, 2)
+    rc, out, _ = check_url(uf, "http://[::ffff:c000:242]/")
+    assert rc == 1 and out.startswith("block malware ") and "malware/domains:6" in out, out
+    rc, out, _ = check_url(uf, "[::ffff:192.0.2.66]:443")
+    assert rc == 1 and "malware/domains:6" in out, out
+
+
+@pytest.mark.parametrize("url", ["http://", "http://1.2.3.256/", "http://x%2F.y/",
+                                 "http://evil.test:99999/", "[::1:443"])
+def test_check_url_reports_urls_it_cannot_read_as_errors(uf, url):
+    # The server would judge these by the policy's default alone: "allow"
+    # here would tell the administrator the wrong thing.
+    rc, out, _ = check_url(uf, url)
+    assert rc == 2, (url, rc, out)
+    assert out.startswith("error: ") and "allow" not in out and "block" not in out, out
+
+
+def test_check_url_default_block_keeps_the_first_two_words(tmp_path, icapd_bin):
+    lists = make_lists(str(tmp_path))
+    policy = tmp_path / "p.policy"
+    policy.write_text("policy everyone {\n  allow school;\n  block malware;\n"
+                      "  default block;\n}\n")
+    conf = tmp_path / "icapd.conf"
+    conf.write_text("listen 127.0.0.1:1;\nmodule urlfilter { lists %s; policy %s; }\n"
+                    "service /reqmod { methods REQMOD; chain urlfilter; }\n" % (lists, policy))
+
+    def run(url):
+        p = subprocess.run([icapd_bin, "--check-url", url, "-c", str(conf)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        return p.returncode, p.stdout.decode().splitlines()[0]
+
+    rc, first = run("http://unlisted.test/")
+    assert rc == 1
+    assert first == "block - (default of policy everyone, %s:4)" % policy, first
+    assert first.split()[:2] == ["block", "-"]
+    rc, first = run("http://evil.test/")
+    assert rc == 1 and first.split()[:2] == ["block", "malware"], first
+    assert first.split()[2] == os.path.join(lists, "malware", "domains") + ":2", first
+    rc, first = run("http://edu.games.test/")
+    assert rc == 0 and first.startswith("allow (%s:1 " % os.path.join(lists, "school", "domains")), first
 
 
 def test_check_config_reports_bad_lines_and_policy_errors(tmp_path, icapd_bin):

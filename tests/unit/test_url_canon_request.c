@@ -39,6 +39,7 @@ static void test_requests(void **state)
 	        {"GET", "/", "[::1]:8080", "[::1]", 8080, "/"},
 	        {"GET", "/", "[2001:DB8::0:1]", "[2001:db8::1]", 0, "/"},
 	        {"GET", "/", "0x7f.1", "127.0.0.1", 0, "/"},
+	        {"GET", "/", "[::ffff:c000:242]:8080", "192.0.2.66", 8080, "/"},
 	        {"GET", "/",
 	         "b\xc3\xbc"
 	         "cher.example",
@@ -60,6 +61,7 @@ static void test_requests(void **state)
 	        /* absolute-form: Host ignored */
 	        {"GET", "http://a.example/x", "b.example", "a.example", 0, "/x"},
 	        {"GET", "http://a.example:8080/x", NULL, "a.example", 8080, "/x"},
+	        {"GET", "http://[::ffff:192.0.2.66]/x", "b.example", "192.0.2.66", 0, "/x"},
 	        {"GET", "HTTPS://user@A.example/", "b.example", "a.example", 0, "/"},
 	        {"GET", "http://", "b.example", NULL, 0, NULL},
 	        {"GET", "", "b.example", NULL, 0, NULL},
@@ -69,6 +71,9 @@ static void test_requests(void **state)
 	        {"CONNECT", "[2001:db8::1]:443", NULL, "[2001:db8::1]", 443, "/"},
 	        {"CONNECT", "[::1]:443", NULL, "[::1]", 443, "/"},
 	        {"CONNECT", "195.8323083:443", NULL, "195.127.0.11", 443, "/"},
+	        /* IPv4-mapped IPv6 is the IPv4 host the proxy connects to */
+	        {"CONNECT", "[::ffff:c000:242]:443", NULL, "192.0.2.66", 443, "/"},
+	        {"CONNECT", "[::FFFF:192.0.2.66]:443", NULL, "192.0.2.66", 443, "/"},
 	        {"CONNECT",
 	         "b\xc3\xbc"
 	         "cher.example:443",
@@ -137,6 +142,8 @@ static void test_host_lines(void **state)
 	        {"::1", "[::1]"},
 	        {"[::1]", "[::1]"},
 	        {"2001:DB8::1", "[2001:db8::1]"},
+	        {"::ffff:10.0.0.1", "10.0.0.1"},
+	        {"[::ffff:a00:1]", "10.0.0.1"},
 	        {"sub_domain.example", "sub_domain.example"},
 	        {"shop%2eexample", "shop.example"},
 	        {"", NULL},
@@ -216,6 +223,10 @@ static void test_host_suffixes(void **state)
 	s = url_canon_host_suffix(&c, 0, &len);
 	assert_non_null(s);
 	assert_int_equal(len, 13);
+	assert_null(url_canon_host_suffix(&c, 1, &len));
+	assert_int_equal(canon_exact(LIT("http://[::ffff:10.1.2.3]/"), &c), 0);
+	assert_int_equal(c.host_kind, URL_HOST_IPV4);
+	assert_string_equal(c.host, "10.1.2.3");
 	assert_null(url_canon_host_suffix(&c, 1, &len));
 	assert_int_equal(canon_exact(LIT("http://shop.example/"), &c), 0);
 	assert_int_equal(c.host_kind, URL_HOST_NAME);

@@ -500,6 +500,27 @@ static void test_ip_hosts(void **state)
 	assert_string_equal(look(f, "http://10.0.0.2/x/z"), "ip/urls:1");
 	assert_string_equal(look(f, "http://10.0.0.2/"), "-");
 	assert_string_equal(look(f, "http://[2001:db8::2]/y"), "ip/urls:2");
+	/* IPv4-mapped IPv6 reaches the IPv4 host: its entries apply */
+	assert_string_equal(look(f, "http://[::ffff:10.0.0.1]/"), "ip/domains:1");
+	assert_string_equal(look(f, "http://[::ffff:a00:1]/"), "ip/domains:1");
+	assert_string_equal(look(f, "http://[0:0:0:0:0:FFFF:0A00:0001]:443/"), "ip/domains:1");
+	assert_string_equal(look(f, "http://[::ffff:a00:2]/x/z"), "ip/urls:1");
+	assert_string_equal(look(f, "http://[::ffff:7f00:1]/"), "ip/domains:4");
+	assert_string_equal(look(f, "http://[::10.0.0.1]/"), "-");
+}
+
+/* A mapped address in a list is its IPv4 host too. */
+static void test_ip_mapped_entries(void **state)
+{
+	struct fixture *f = *state;
+	put(f, "ip", "domains", "::ffff:192.0.2.66\n[::ffff:c000:243]\n");
+	put(f, "ip", "urls", "[::ffff:192.0.2.68]/x\n");
+	assert_true(load(f));
+	assert_string_equal(f->warn, "");
+	assert_string_equal(look(f, "http://192.0.2.66/"), "ip/domains:1");
+	assert_string_equal(look(f, "http://[::ffff:c000:242]/"), "ip/domains:1");
+	assert_string_equal(look(f, "http://192.0.2.67/"), "ip/domains:2");
+	assert_string_equal(look(f, "http://192.0.2.68/x"), "ip/urls:1");
 }
 
 /* Lines the urls fast path takes must meet the URL they spell. */
@@ -825,6 +846,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_urls_prefixes, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_urls_long_path, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_ip_hosts, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_ip_mapped_entries, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_urls_fast_path_agrees, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_expressions, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_categories_order, setup, teardown),
