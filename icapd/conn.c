@@ -487,7 +487,9 @@ static void conn_process(struct conn *c)
 		if (r == TXN_MORE) {
 			if (evbuffer_get_length(c->out) > TXN_OUTPUT_HIGH)
 				continue; /* flush, or pause */
-			if (c->eof) {
+			/* A client that half-closed after a whole request
+			 * (nc does) still gets its verdict. */
+			if (c->eof && txn_phase(c->txn) != TXN_PHASE_WAIT) {
 				conn_finish(c);
 				return;
 			}

@@ -16,6 +16,7 @@ wrong or missing), and a corrupt one keeps the old engine serving.
 import io
 import os
 import shutil
+import socket
 import subprocess
 import time
 import zipfile
@@ -357,6 +358,22 @@ def test_saturated_scans_serve_waiting_connections_in_turn(icapd_factory):
     assert metric(srv.metrics(), "icapd_scan_backpressure_total") >= 1
     # Taken in turn, every connection gets about as many replies.
     assert min(replies) >= 2 and 3 * min(replies) >= max(replies), replies
+
+
+@pytest.mark.parametrize("infected", [True, False])
+def test_half_closed_client_still_gets_its_verdict(av, infected):
+    """A client that sends a whole request and then shuts its side (nc does
+    at the end of its input) gets the verdict, then the close: the scan it
+    waits for is not dropped with the connection."""
+    body = with_eicar(300000, "end") if infected else pseudo_random(300000, seed=11)
+    with av.conn() as c:
+        c.send(respmod(av, body))
+        c.sock.shutdown(socket.SHUT_WR)
+        r = c.read_reply(30)
+        if infected:
+            assert_block_page(r)
+        else:
+            assert r.status == 204, r
 
 
 def test_allowed_oversize_body_without_204_is_cut_not_corrupted(av):
