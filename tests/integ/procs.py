@@ -129,21 +129,19 @@ class Proc:
 
     def wait_port(self, port, timeout=10.0, host=LOOPBACK):
         """Polls until port accepts connections; fails early if we died."""
-        def ready():
-            if not self.alive():
-                raise RuntimeError("%s exited with %s before listening on %d:\n%s" % (
-                    self.name, self.popen.returncode, port, self.output()[-4000:]))
-            return port_open(port, host)
-        poll(ready, timeout, what="%s to listen on %s:%d" % (self.name, host, port))
+        self._wait(port_open, "listen on", port, timeout, host)
 
     def wait_answers(self, port, timeout=10.0, host=LOOPBACK):
         """Polls until the event loop behind port answers (see port_answers)."""
+        self._wait(port_answers, "answer on", port, timeout, host)
+
+    def _wait(self, probe, doing, port, timeout, host):
         def ready():
             if not self.alive():
-                raise RuntimeError("%s exited with %s before answering on %d:\n%s" % (
-                    self.name, self.popen.returncode, port, self.output()[-4000:]))
-            return port_answers(port, host)
-        poll(ready, timeout, what="%s to answer on %s:%d" % (self.name, host, port))
+                raise RuntimeError("%s exited with %s before it could %s %d:\n%s" % (
+                    self.name, self.popen.returncode, doing, port, self.output()[-4000:]))
+            return probe(port, host)
+        poll(ready, timeout, what="%s to %s %s:%d" % (self.name, doing, host, port))
 
     def stop(self, sig=_signal.SIGTERM, timeout=5.0):
         """Signals the whole process group, then SIGKILLs it after timeout.

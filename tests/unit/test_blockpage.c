@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "blockpage.h"
+#include "fuzz_util.h" /* fz_valid_utf8: an independent UTF-8 check */
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -84,40 +85,6 @@ static size_t count_char(const char *s, size_t len, char c)
 	return n;
 }
 
-/* An independent UTF-8 check (RFC 3629): true if s[0..len) is valid. */
-static bool valid_utf8(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n;
-		uint32_t cp, min;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 2, cp = c & 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 3, cp = c & 0x0f, min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 4, cp = c & 0x07, min = 0x10000;
-		} else {
-			return false;
-		}
-		if (i + n > len)
-			return false;
-		for (size_t k = 1; k < n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += n;
-	}
-	return true;
-}
-
 /*
  * Loads text from a temporary file; returns what blockpage_load wrote to its
  * error stream, with the file's path written as "T", and sets *bp.
@@ -173,7 +140,7 @@ static void test_default_fills_every_placeholder(void **state)
 	assert_null(strstr(p.body, "}}"));
 	assert_null(strstr(p.body, "<script"));
 	assert_true(strncmp(p.body, "<!DOCTYPE html>", 15) == 0);
-	assert_true(valid_utf8((const unsigned char *)p.body, p.body_len));
+	assert_true(fz_valid_utf8((const unsigned char *)p.body, p.body_len));
 	page_free(&p);
 	blockpage_free(bp);
 }
@@ -254,7 +221,7 @@ static void test_xss_payloads_are_text(void **state)
 			assert_non_null(strstr(p.body, x));
 		else
 			assert_null(strstr(p.body, "{{"));
-		assert_true(valid_utf8((const unsigned char *)p.body, p.body_len));
+		assert_true(fz_valid_utf8((const unsigned char *)p.body, p.body_len));
 		page_free(&p);
 	}
 	page_free(&empty);
@@ -327,7 +294,7 @@ static void test_invalid_utf8_replaced_in_page(void **state)
 	                           .reason = "Category: \xe3\x81\xb2\xe3\x81"};
 	struct page p;
 	render(bp, &v, 1, &p);
-	assert_true(valid_utf8((const unsigned char *)p.body, p.body_len));
+	assert_true(fz_valid_utf8((const unsigned char *)p.body, p.body_len));
 	assert_non_null(strstr(p.body, "http://example.com/\xef\xbf\xbd\xef\xbf\xbd/"
 	                               "\xef\xbf\xbd\xef\xbf\xbd</dd>"));
 	assert_non_null(strstr(p.body, "Category: \xe3\x81\xb2\xef\xbf\xbd</dd>"));
@@ -365,7 +332,7 @@ static void test_long_values_truncated(void **state)
 	render(bp, &(struct blockpage_vars){.url = big}, 1, &p);
 	assert_int_equal(p.body_len, 1 + BLOCKPAGE_VALUE_MAX - 1 + 3 + 1);
 	assert_memory_equal(p.body + BLOCKPAGE_VALUE_MAX, "\xe2\x80\xa6]", 4);
-	assert_true(valid_utf8((const unsigned char *)p.body, p.body_len));
+	assert_true(fz_valid_utf8((const unsigned char *)p.body, p.body_len));
 	page_free(&p);
 
 	/* escaping may grow the output past the limit; only input bytes count */
