@@ -606,7 +606,10 @@ void scanner_pool_submit(struct scanner_pool *p, struct scan *s)
 
 bool scanner_pool_saturated(const struct scanner_pool *p, unsigned coming)
 {
-	return p->queued + coming >= p->n;
+	/* A scan waiting for each scanner: one that finishes takes the next
+	 * at once, while the connection given the turn reads its body (with
+	 * none waiting, 1 KiB scans on 32 connections ran 12% slower). */
+	return p->queued + coming >= 2 * p->n;
 }
 
 /* Ends the scans of p with an error (shutting down). */

@@ -63,8 +63,8 @@ void scanner_pools_free(struct scanner_pools *ps);
  * on the loop with s->verdict set. */
 void scanner_pool_submit(struct scanner_pool *p, struct scan *s);
 
-/* True while the scans queued, plus `coming` more about to be, fill the
- * scanners. */
+/* True while the scans waiting for a scanner, plus `coming` more about to
+ * be, are two for each scanner. */
 bool scanner_pool_saturated(const struct scanner_pool *p, unsigned coming);
 
 /* Stops the zygote and its scanners; the pool must be idle (its

@@ -146,8 +146,11 @@ def test_scanner_killed_mid_scan_is_retried(icapd_factory):
     result = {}
     t = threading.Thread(target=lambda: result.setdefault("r", scan(iso, body)))
     t.start()
-    time.sleep(1.0)  # the scanner sleeps 3 s before it scans
-    busy = [p for p in scanners(iso) if "sleep" in wchan(p)]
+    # The scanner that took it sleeps 3 s before it scans.
+    try:
+        busy = poll(lambda: [p for p in scanners(iso) if "sleep" in wchan(p)], 2.5)
+    except TimeoutError:
+        busy = []
     assert len(busy) == 1, [(p, wchan(p)) for p in scanners(iso)]
     os.kill(busy[0], signal.SIGKILL)
     assert wait_scanners(iso), "scanners not replaced within 2 s"
