@@ -399,7 +399,6 @@ static void conn_wake(void *arg)
 	conn_process(arg);
 }
 
-/* Runs transactions on the input until one waits; then writes and waits. */
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -445,6 +444,7 @@ static void turn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	conn_resume_scan_waiters(s);
 }
 
+/* Runs transactions on the input until one waits; then writes and waits. */
 static void conn_process(struct conn *c)
 {
 	const struct conf *conf = c->srv->gen->conf;
