@@ -55,9 +55,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "netaddr.h"
@@ -117,7 +117,8 @@ static void conn_free(struct conn *c)
 	struct server *s = c->srv;
 	if (c->scan_wait)
 		TAILQ_REMOVE(&s->scan_waiters, c, wait_link);
-	if (c->scan_turn)
+	bool had_turn = c->scan_turn;
+	if (had_turn)
 		turn_end(c);
 	TAILQ_REMOVE(&s->conns, c, link);
 	txn_free(c->txn);
@@ -131,7 +132,8 @@ static void conn_free(struct conn *c)
 	c->magic = 0;
 	free(c);
 	metrics_connection(-1);
-	conn_resume_scan_waiters(s);
+	if (had_turn)
+		conn_resume_scan_waiters(s);
 	server_conn_closed(s);
 }
 
@@ -399,13 +401,6 @@ static void conn_wake(void *arg)
 	conn_process(arg);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void turn_end(struct conn *c)
 {
 	c->scan_turn = false;
@@ -433,7 +428,7 @@ static void turn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
 	struct conn *c;
-	uint64_t now = now_ms();
+	uint64_t now = clock_ms();
 	(void)fd;
 	(void)what;
 	TAILQ_FOREACH(c, &s->conns, link)
@@ -579,7 +574,7 @@ void conn_resume_scan_waiters(void *arg)
 		TAILQ_REMOVE(&s->scan_waiters, c, wait_link);
 		c->scan_wait = false;
 		c->scan_turn = true;
-		c->turn_ms = now_ms();
+		c->turn_ms = clock_ms();
 		s->scan_turns++;
 		update_events(c);
 	}

@@ -10,17 +10,10 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "hdr_parse.h"
 #include "scanner_pool.h"
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* The Content-Length of the encapsulated message, or 0 if unknown. */
 static uint64_t length_hint(const struct module_msg *m)
@@ -120,7 +113,7 @@ bool scan_wants_body(struct scan *s, const char **skip)
 static void run(struct workq_job *j)
 {
 	struct scan *s = (struct scan *)j;
-	uint64_t t0 = now_us();
+	uint64_t t0 = clock_us();
 	struct verdict error = {.kind = VERDICT_PASS};
 
 	s->verdict = (struct verdict){.kind = VERDICT_PASS};
@@ -140,7 +133,7 @@ static void run(struct workq_job *j)
 	}
 	if (s->verdict.kind == VERDICT_PASS && error.kind == VERDICT_ERROR)
 		s->verdict = error;
-	s->duration_us = now_us() - t0;
+	s->duration_us = clock_us() - t0;
 }
 
 void scan_run_now(struct scan *s)

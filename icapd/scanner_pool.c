@@ -24,9 +24,9 @@
 #include <sys/mman.h>
 #include <sys/queue.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "generation.h"
 #include "log.h"
 #include "metrics.h"
@@ -79,17 +79,10 @@ static void watchdog(evutil_socket_t fd, short what, void *arg);
 
 /* ---------------------------------------------------------------- queue */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void push(struct scanner_pool *p, struct scan *s, bool front)
 {
 	struct workq_job *j = &s->job;
-	s->queued_ms = now_ms();
+	s->queued_ms = clock_ms();
 	if (front) {
 		j->next = p->head;
 		p->head = j;
@@ -577,7 +570,7 @@ static void watchdog(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	uint64_t limit = (uint64_t)p->timeout.tv_sec * 1000u + (uint64_t)p->timeout.tv_usec / 1000u;
 	struct workq_job *late = NULL;
-	while (p->head != NULL && now_ms() - ((struct scan *)p->head)->queued_ms > limit) {
+	while (p->head != NULL && clock_ms() - ((struct scan *)p->head)->queued_ms > limit) {
 		struct scan *s = pop(p);
 		scan_error(s, "no scanner process took it within scan_timeout", false);
 		s->job.next = late;

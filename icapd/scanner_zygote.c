@@ -32,9 +32,9 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "sandbox.h"
 #include "scanner_proto.h"
 #include "scanner_worker.h"
@@ -51,13 +51,6 @@ struct zygote {
 	unsigned quick_deaths;
 	uint64_t respawn_at_ms; /* 0: now */
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* The start of a child of this process: dies with its parent, keeps only
  * fd (as CTL_FD) and the standard descriptors, ignores the signals that
@@ -118,7 +111,7 @@ static void spawn(struct zygote *z, unsigned slot)
 		return;
 	}
 	z->pids[slot] = pid;
-	z->started_ms[slot] = now_ms();
+	z->started_ms[slot] = clock_ms();
 	report(CTL_FD, SCANNER_EVENT_STARTED, pid, 0, sv[0]);
 	close(sv[0]);
 }
@@ -137,11 +130,11 @@ static void reap(struct zygote *z)
 			 * killer): replaced at once. Dead by itself right after the
 			 * start: something is broken, so slow down. */
 			bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-			if (!killed && now_ms() - z->started_ms[i] < QUICK_DEATH_MS) {
+			if (!killed && clock_ms() - z->started_ms[i] < QUICK_DEATH_MS) {
 				unsigned back = 100u << (z->quick_deaths < 6 ? z->quick_deaths : 6);
 				z->quick_deaths++;
-				z->respawn_at_ms =
-				        now_ms() + (back < MAX_BACKOFF_MS ? back : MAX_BACKOFF_MS);
+				z->respawn_at_ms = clock_ms() +
+				                   (back < MAX_BACKOFF_MS ? back : MAX_BACKOFF_MS);
 			} else {
 				z->quick_deaths = 0;
 			}
@@ -174,14 +167,14 @@ static noreturn void zygote_main(struct zygote *z)
 		for (unsigned i = 0; i < z->n; i++) {
 			if (z->pids[i] != 0)
 				continue;
-			uint64_t now = now_ms();
+			uint64_t now = clock_ms();
 			if (now >= z->respawn_at_ms) {
 				spawn(z, i);
 				if (z->pids[i] == 0) /* fork failed: try again soon */
 					z->respawn_at_ms = now + 100;
 			}
 			if (z->pids[i] == 0) {
-				int64_t wait = (int64_t)(z->respawn_at_ms - now_ms());
+				int64_t wait = (int64_t)(z->respawn_at_ms - clock_ms());
 				timeout = wait > 0 ? (int)wait : 0;
 			}
 		}

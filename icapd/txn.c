@@ -24,22 +24,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "chunked.h"
+#include "clock.h"
 #include "encap.h"
 #include "http_parse.h"
 #include "icap_parse.h"
 #include "log.h"
 #include "metrics.h"
 #include "reply.h"
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 struct txn *txn_new(struct generation *gen, const struct txn_peer *peer)
 {
@@ -50,7 +43,7 @@ struct txn *txn_new(struct generation *gen, const struct txn_peer *peer)
 	t->gen = generation_ref(gen);
 	t->state = TS_HEAD;
 	t->verdict = "none";
-	t->start_us = now_us();
+	t->start_us = clock_us();
 	t->peer = *peer;
 	return t;
 }
@@ -525,7 +518,7 @@ void txn_free(struct txn *t)
 	if (t == NULL)
 		return;
 	assert(t->magic == TXN_MAGIC);
-	uint64_t us = now_us() - t->start_us;
+	uint64_t us = clock_us() - t->start_us;
 	bool complete = t->state == TS_DONE;
 	if (t->status != 0 || t->bytes_in > 0) {
 		struct access_record r = {

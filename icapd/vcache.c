@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "cache.h"
+#include "clock.h"
 #include "rcache.h"
 
 #define INFLIGHT_BUCKETS 1024
@@ -33,13 +33,6 @@ struct vcache {
 	struct inflight *buckets[INFLIGHT_BUCKETS];
 	uint64_t coalesced; /* transactions that waited for another's scan */
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 struct vcache *vcache_new(size_t memory, uint64_t ttl_ms, struct rcache *rc)
 {
@@ -178,7 +171,7 @@ static void asked(void *arg, bool found, const struct cache_verdict *c)
 	if (found) {
 		struct verdict v;
 		from_cached(c, &v);
-		cache_put(vc->cache, e->key, c, now_ms());
+		cache_put(vc->cache, e->key, c, clock_ms());
 		deliver(vc, e, &v);
 		return;
 	}
@@ -195,7 +188,7 @@ enum vcache_result vcache_begin(struct vcache *vc, const unsigned char key[32],
                                 struct vcache_waiter *w, struct verdict *v)
 {
 	struct cache_verdict c;
-	if (cache_get(vc->cache, key, now_ms(), &c)) {
+	if (cache_get(vc->cache, key, clock_ms(), &c)) {
 		from_cached(&c, v);
 		return VCACHE_HIT;
 	}
@@ -224,7 +217,7 @@ void vcache_end(struct vcache *vc, const unsigned char key[32], const struct ver
 	if (v->kind == VERDICT_PASS || v->kind == VERDICT_BLOCK) {
 		struct cache_verdict c;
 		to_cached(v, &c);
-		cache_put(vc->cache, key, &c, now_ms());
+		cache_put(vc->cache, key, &c, clock_ms());
 		if (vc->rc != NULL)
 			rcache_put(vc->rc, key, &c);
 	}

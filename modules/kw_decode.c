@@ -294,9 +294,9 @@ static int inflate_input(struct kw_decode *d, int i, const unsigned char *p, siz
 				return corrupt(d, i); /* gzip: neither gzip nor zlib */
 			}
 			inflate_start(s, bits);
+			/* No stream ends inside these two bytes (the
+			 * shortest deflate stream is 10 bits long). */
 			if (inflate_run(d, i, two, 2, &used) < 0)
-				return -1;
-			if (used < 2 && inflate_input(d, i, two + used, 2 - used) < 0)
 				return -1;
 			break;
 		}
